@@ -1,0 +1,227 @@
+/**
+ * The public REST API in front of the function: routes, binary media types, stage throttling,
+ * API key and usage plan, JSON access logs, X-Ray, optional CORS and WAF, and Gateway Responses
+ * that keep API Gateway's own errors in the contract's `{"error": {"code", "message"}}` shape.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+
+/** Media types API Gateway passes to the function as base64 (and returns as binary). */
+export const BINARY_MEDIA_TYPES = ['image/*', 'application/x-image', 'application/octet-stream'];
+
+/** Usage plan quota of {@link InferenceApiProps.apiKey}. */
+export interface ApiKeyOptions {
+  /** Requests per period per key. */
+  readonly quotaLimit: number;
+  readonly quotaPeriod: apigw.Period;
+}
+
+/** Properties of {@link InferenceApi}. */
+export interface InferenceApiProps {
+  /** Function (or alias) behind every route. */
+  readonly handler: lambda.IFunction;
+  /** API Gateway stage name; part of the URL. */
+  readonly stageName: string;
+  /** Integration timeout; at most 29 s and longer than the function's timeout. */
+  readonly integrationTimeout: Duration;
+  /** Steady-state requests per second for the stage. */
+  readonly throttleRateLimit: number;
+  /** Burst capacity for the stage. */
+  readonly throttleBurstLimit: number;
+  /**
+   * When set, every route except `GET /health` needs an `x-api-key`, and the stack creates a key
+   * and a usage plan with this quota. @default no API key
+   */
+  readonly apiKey?: ApiKeyOptions;
+  /** @default one month */
+  readonly accessLogRetention?: logs.RetentionDays;
+  /** `*` or one origin allowed to call the API from a browser. @default CORS off */
+  readonly corsAllowOrigin?: string;
+  /** A regional WAFv2 web ACL to associate with the stage. @default none */
+  readonly webAclArn?: string;
+}
+
+/** One API Gateway error re-shaped into the contract. */
+interface ContractResponse {
+  readonly type: apigw.ResponseType;
+  /** @default keep API Gateway's status code */
+  readonly statusCode?: string;
+  readonly code: string;
+  /** JSON string literal, or a `$context` variable that renders as one. */
+  readonly message: string;
+}
+
+/**
+ * API Gateway's own errors, in the contract's shape. Statuses follow DESIGN.md: an unknown route
+ * (API Gateway's 403 "Missing Authentication Token") is a 404, a missing or wrong key a 403.
+ */
+export const CONTRACT_RESPONSES: readonly ContractResponse[] = [
+  { type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: '404', code: 'not_found', message: '"No route matches this method and path."' },
+  { type: apigw.ResponseType.RESOURCE_NOT_FOUND, statusCode: '404', code: 'not_found', message: '"No route matches this method and path."' },
+  { type: apigw.ResponseType.INVALID_API_KEY, statusCode: '403', code: 'forbidden', message: '"A valid API key is required in the x-api-key header."' },
+  { type: apigw.ResponseType.ACCESS_DENIED, statusCode: '403', code: 'forbidden', message: '"Access denied."' },
+  { type: apigw.ResponseType.WAF_FILTERED, statusCode: '403', code: 'forbidden', message: '"Request blocked by the firewall."' },
+  { type: apigw.ResponseType.THROTTLED, statusCode: '429', code: 'throttled', message: '"Too many requests; retry later."' },
+  { type: apigw.ResponseType.QUOTA_EXCEEDED, statusCode: '429', code: 'throttled', message: '"The API key\'s request quota is used up."' },
+  { type: apigw.ResponseType.REQUEST_TOO_LARGE, statusCode: '413', code: 'payload_too_large', message: '"The request body is too large."' },
+  { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, statusCode: '415', code: 'unsupported_media_type', message: '"Unsupported Content-Type."' },
+  { type: apigw.ResponseType.INTEGRATION_TIMEOUT, statusCode: '504', code: 'endpoint_timeout', message: '"The model did not answer in time."' },
+  { type: apigw.ResponseType.DEFAULT_4XX, code: 'bad_request', message: '$context.error.messageString' },
+  // Generic on purpose: 5xx details stay in the logs.
+  { type: apigw.ResponseType.DEFAULT_5XX, code: 'internal', message: '"Internal server error."' },
+];
+
+/** The REST API, its stage, and (when keys are on) the key and usage plan. */
+export class InferenceApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly accessLogGroup: logs.LogGroup;
+  /** Present when API keys are required. */
+  readonly apiKey?: apigw.IApiKey;
+  readonly usagePlan?: apigw.UsagePlan;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    if (props.integrationTimeout.toMilliseconds() > 29_000 || props.integrationTimeout.toMilliseconds() < 50) {
+      throw new Error(`integrationTimeout must be 50 ms to 29 s (got ${props.integrationTimeout.toMilliseconds()} ms)`);
+    }
+    const handlerTimeout = props.handler instanceof lambda.Function ? props.handler.timeout : undefined;
+    if (handlerTimeout && handlerTimeout.toMilliseconds() >= props.integrationTimeout.toMilliseconds()) {
+      throw new Error(`the function's timeout (${handlerTimeout.toSeconds()} s) must be shorter than the integration `
+        + `timeout (${props.integrationTimeout.toMilliseconds()} ms), so the function's own 504 reaches the client`);
+    }
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    const keyRequired = props.apiKey !== undefined;
+    const cors = props.corsAllowOrigin;
+
+    this.api = new apigw.RestApi(this, 'Api', {
+      description: 'sagefront: image classification in front of a SageMaker endpoint',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      binaryMediaTypes: BINARY_MEDIA_TYPES,
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: props.stageName,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        tracingEnabled: true,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify({
+          requestId: apigw.AccessLogField.contextRequestId(),
+          time: apigw.AccessLogField.contextRequestTime(),
+          ip: apigw.AccessLogField.contextIdentitySourceIp(),
+          method: apigw.AccessLogField.contextHttpMethod(),
+          path: apigw.AccessLogField.contextPath(),
+          resourcePath: apigw.AccessLogField.contextResourcePath(),
+          status: apigw.AccessLogField.contextStatus(),
+          responseLength: apigw.AccessLogField.contextResponseLength(),
+          responseLatency: apigw.AccessLogField.contextResponseLatency(),
+          integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+          integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+          errorType: apigw.AccessLogField.contextErrorResponseType(),
+          error: apigw.AccessLogField.contextErrorMessage(),
+          apiKeyId: apigw.AccessLogField.contextIdentityApiKeyId(),
+          userAgent: apigw.AccessLogField.contextIdentityUserAgent(),
+          xrayTraceId: apigw.AccessLogField.contextXrayTraceId(),
+        })),
+      },
+      defaultCorsPreflightOptions: cors === undefined ? undefined : {
+        allowOrigins: [cors],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['Content-Type', 'Accept', 'X-Api-Key'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    // RestApi adds an `Endpoint` output of its own; the stack exports the URL as `ApiUrl`.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    // The function routes by path itself (404/405 in the contract's shape), so the API forwards
+    // everything: `/` and `/{proxy+}` need a key when keys are on; `/health` never does.
+    const integration = new apigw.LambdaIntegration(props.handler, {
+      proxy: true,
+      timeout: props.integrationTimeout,
+      // One resource-policy statement for the whole API instead of one per method.
+      scopePermissionToMethod: false,
+    });
+    this.api.root.addMethod('ANY', integration, { apiKeyRequired: keyRequired });
+    this.api.root.addResource('{proxy+}').addMethod('ANY', integration, { apiKeyRequired: keyRequired });
+    this.api.root.addResource('health').addMethod('ANY', integration, { apiKeyRequired: false });
+
+    for (const r of CONTRACT_RESPONSES) {
+      this.api.addGatewayResponse(`Response${pascal(r.type.responseType)}`, {
+        type: r.type,
+        statusCode: r.statusCode,
+        responseHeaders: {
+          'x-request-id': 'context.requestId',
+          'Content-Type': "'application/json'",
+          ...(cors === undefined ? {} : { 'Access-Control-Allow-Origin': `'${cors}'` }),
+        },
+        templates: {
+          'application/json': `{"error":{"code":"${r.code}","message":${r.message}}}`,
+        },
+      });
+    }
+
+    if (props.apiKey) {
+      this.apiKey = this.api.addApiKey('ApiKey', {
+        description: `sagefront ${props.stageName} API key`,
+      });
+      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+        description: `sagefront ${props.stageName}: quota and per-key throttling`,
+        quota: { limit: props.apiKey.quotaLimit, period: props.apiKey.quotaPeriod },
+        throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      this.usagePlan.addApiKey(this.apiKey);
+    }
+
+    if (props.webAclArn !== undefined) {
+      new wafv2.CfnWebACLAssociation(this, 'WebAcl', {
+        resourceArn: this.api.deploymentStage.stageArn,
+        webAclArn: props.webAclArn,
+      });
+    } else {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'WAF is opt-in per stage (api.webAclArn in cdk.json): a web ACL costs a monthly fee per '
+          + 'stage, and stage throttling plus the usage plan already bound request rates.',
+      });
+    }
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: 'Bodies are images or JSON that the function validates itself and rejects with the '
+        + 'contract\'s error codes; a gateway validator would answer in a different shape.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG6',
+      reason: 'Execution logging needs the account-wide API Gateway CloudWatch role '
+        + '(AWS::ApiGateway::Account), which one stack per stage must not own or overwrite; '
+        + 'JSON access logs and X-Ray tracing are on for every request.',
+    });
+    for (const ruleId of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+      Validations.of(this.api).acknowledge({
+        id: ruleId,
+        reason: keyRequired
+          ? 'A public inference API for machine clients: access is controlled with API keys and a '
+            + 'usage plan (quota and throttling), not end-user identities; /health is open by design.'
+          : 'API keys are off for this (development) stage by configuration; stage throttling bounds '
+            + 'the cost of anonymous use. Production stages require API keys.',
+      });
+    }
+  }
+
+  /** Invoke URL of the stage, ending in `/`. */
+  get url(): string {
+    return this.api.url;
+  }
+}
+
+function pascal(s: string): string {
+  return s.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}

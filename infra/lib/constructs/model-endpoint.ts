@@ -1,0 +1,263 @@
+/**
+ * The SageMaker side of the service: a model, an endpoint config with one production variant and
+ * the endpoint, or a reference to an endpoint that exists already. Either way the result is an
+ * {@link IInferenceEndpoint}: a name to invoke and the exact ARN to grant.
+ */
+import { Arn, ArnFormat, Aws, CfnMapping, Fn, Stack, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+import { BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, VariantConfig } from '../config';
+
+/** What the function needs of an endpoint. */
+export interface IInferenceEndpoint {
+  /** Name passed to InvokeEndpoint (`ENDPOINT_NAME`). */
+  readonly endpointName: string;
+  /** ARN that `sagemaker:InvokeEndpoint` is granted on; SageMaker ARNs are lowercase. */
+  readonly endpointArn: string;
+}
+
+/**
+ * An endpoint created outside this stack, referenced by name.
+ *
+ * @example ExistingEndpoint.fromName(this, 'My-Endpoint')
+ */
+export class ExistingEndpoint implements IInferenceEndpoint {
+  /**
+   * References `endpointName` in the stack's account and region. SageMaker lowercases names in
+   * ARNs, so a grant on the name as typed would never match a mixed-case endpoint.
+   */
+  static fromName(scope: Construct, endpointName: string): ExistingEndpoint {
+    const endpointArn = Stack.of(scope).formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      resourceName: endpointName.toLowerCase(),
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    return new ExistingEndpoint(endpointName, endpointArn);
+  }
+
+  private constructor(
+    readonly endpointName: string,
+    readonly endpointArn: string,
+  ) {}
+}
+
+/** The result of binding a {@link ModelImage} to an endpoint's execution role. */
+export interface ModelImageConfig {
+  /** Image URI for the model's primary container. */
+  readonly imageUri: string;
+}
+
+/** The container image that serves the model. */
+export abstract class ModelImage {
+  /**
+   * An image built from a Dockerfile at deploy time and pushed to the CDK assets repository.
+   * Synth only stages the build context (filtered by its `.dockerignore`); Docker is not needed
+   * until `cdk deploy`.
+   */
+  static fromAsset(props: ModelImageAssetProps): ModelImage {
+    return new AssetModelImage(props);
+  }
+
+  /** SageMaker's built-in image-classification algorithm (`image-classification:1`) of the region. */
+  static builtinImageClassification(): ModelImage {
+    return new BuiltinImageClassification();
+  }
+
+  /** Creates what the image needs in `scope` and grants `role` the right to pull it. */
+  abstract bind(scope: Construct, role: iam.Role): ModelImageConfig;
+}
+
+/** Properties of {@link ModelImage.fromAsset}. */
+export interface ModelImageAssetProps {
+  /** Docker build context. */
+  readonly directory: string;
+  /** Dockerfile, relative to `directory`. @default 'Dockerfile' */
+  readonly file?: string;
+  /** @default linux/amd64 (SageMaker hosting instances and serverless workers are x86_64) */
+  readonly platform?: ecrAssets.Platform;
+  /** Extra glob patterns kept out of the build context, on top of its `.dockerignore`. @default none */
+  readonly exclude?: string[];
+}
+
+class AssetModelImage extends ModelImage {
+  constructor(private readonly props: ModelImageAssetProps) {
+    super();
+  }
+
+  bind(scope: Construct, role: iam.Role): ModelImageConfig {
+    const asset = new ecrAssets.DockerImageAsset(scope, 'ImageAsset', {
+      directory: this.props.directory,
+      file: this.props.file,
+      platform: this.props.platform ?? ecrAssets.Platform.LINUX_AMD64,
+      exclude: this.props.exclude,
+    });
+    // Grants pull on the CDK assets repository only (ECR grants are per repository), plus
+    // ecr:GetAuthorizationToken, which has no resource-level permissions.
+    asset.repository.grantPull(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken supports no resource-level permissions (it must be "*"); '
+        + 'image pulls themselves are granted on the CDK assets repository only.',
+    });
+    return { imageUri: asset.imageUri };
+  }
+}
+
+class BuiltinImageClassification extends ModelImage {
+  bind(scope: Construct, _role: iam.Role): ModelImageConfig {
+    // SageMaker pulls its own algorithm images with service credentials: no ECR grant needed.
+    const stack = Stack.of(scope);
+    const mappingId = 'BuiltinImageClassificationRegistry';
+    const mapping = (stack.node.tryFindChild(mappingId) as CfnMapping | undefined)
+      ?? new CfnMapping(stack, mappingId, {
+        mapping: Object.fromEntries(
+          Object.entries(BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS).map(([region, account]) => [region, { account }]),
+        ),
+      });
+    const account = mapping.findInMap(Aws.REGION, 'account');
+    return { imageUri: Fn.join('', [account, '.dkr.ecr.', Aws.REGION, '.', Aws.URL_SUFFIX, '/image-classification:1']) };
+  }
+}
+
+/** Properties of {@link SageMakerEndpoint}. */
+export interface SageMakerEndpointProps {
+  /** The serving container. */
+  readonly image: ModelImage;
+  /** `s3://bucket/key` of model artifacts; the role may read exactly this object. @default none */
+  readonly modelDataUrl?: string;
+  /** Serverless or instance-backed production variant. */
+  readonly variant: VariantConfig;
+  /** Environment of the serving container. @default none */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * A SageMaker model, endpoint config and endpoint with one variant (`AllTraffic`).
+ *
+ * Physical names are left to CloudFormation: endpoint configs are immutable, so every change
+ * creates a new one and CloudFormation swaps the endpoint over without a name clash.
+ */
+export class SageMakerEndpoint extends Construct implements IInferenceEndpoint {
+  /** Variant name of the single production variant. */
+  static readonly VARIANT_NAME = 'AllTraffic';
+
+  readonly endpointName: string;
+  readonly endpointArn: string;
+  /** The execution role SageMaker assumes to pull the image and read model data. */
+  readonly role: iam.Role;
+  readonly endpoint: sagemaker.CfnEndpoint;
+  readonly endpointConfig: sagemaker.CfnEndpointConfig;
+  /** Present when the variant autoscales. */
+  readonly scalableTarget?: appscaling.ScalableTarget;
+
+  constructor(scope: Construct, id: string, props: SageMakerEndpointProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    this.role = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'Lets SageMaker pull the sagefront model image and write the endpoint logs',
+    });
+    // The endpoint name is generated by CloudFormation and only known after the endpoint
+    // exists, so the log grant covers SageMaker's endpoint log-group prefix.
+    const endpointLogs = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: '/aws/sagemaker/Endpoints/*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.role.addToPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      resources: [endpointLogs, `${endpointLogs}:log-stream:*`],
+    }));
+    for (const resource of ['*', '*:log-stream:*']) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/${resource}]`,
+        reason: 'SageMaker writes container logs to /aws/sagemaker/Endpoints/<endpoint name>; the name is '
+          + 'generated by CloudFormation after this role must exist, so the grant is scoped to that prefix.',
+      });
+    }
+
+    if (props.modelDataUrl !== undefined) {
+      this.role.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [s3ObjectArn(props.modelDataUrl)],
+      }));
+    }
+
+    const image = props.image.bind(this, this.role);
+    const model = new sagemaker.CfnModel(this, 'Model', {
+      executionRoleArn: this.role.roleArn,
+      primaryContainer: {
+        image: image.imageUri,
+        modelDataUrl: props.modelDataUrl,
+        environment: props.environment,
+      },
+    });
+    // SageMaker checks image access when it creates the model: the grants must exist first.
+    model.node.addDependency(this.role);
+
+    const variant = props.variant;
+    this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'EndpointConfig', {
+      productionVariants: [
+        variant.type === 'serverless'
+          ? {
+            variantName: SageMakerEndpoint.VARIANT_NAME,
+            modelName: model.attrModelName,
+            serverlessConfig: {
+              memorySizeInMb: variant.memoryMb,
+              maxConcurrency: variant.maxConcurrency,
+              provisionedConcurrency: variant.provisionedConcurrency,
+            },
+          }
+          : {
+            variantName: SageMakerEndpoint.VARIANT_NAME,
+            modelName: model.attrModelName,
+            instanceType: variant.instanceType,
+            initialInstanceCount: variant.initialInstanceCount,
+            initialVariantWeight: 1,
+          },
+      ],
+    });
+    this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
+      endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+    });
+    this.endpointName = this.endpoint.attrEndpointName;
+    this.endpointArn = this.endpoint.attrEndpointArn;
+
+    if (variant.type === 'instance' && variant.autoscaling) {
+      const a = variant.autoscaling;
+      this.scalableTarget = new appscaling.ScalableTarget(this, 'ScalableTarget', {
+        serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
+        scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        resourceId: `endpoint/${this.endpointName}/variant/${SageMakerEndpoint.VARIANT_NAME}`,
+        minCapacity: a.minCapacity,
+        maxCapacity: a.maxCapacity,
+        // Application Auto Scaling acts on SageMaker through its service-linked role (created on
+        // first use); a role of our own would be ignored and only widen the IAM surface.
+        role: iam.Role.fromRoleArn(this, 'AutoscalingRole', stack.formatArn({
+          service: 'iam',
+          region: '',
+          resource: 'role',
+          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/'
+            + 'AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
+        }), { mutable: false }),
+      });
+      this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', {
+        predefinedMetric: appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+        targetValue: a.targetInvocationsPerInstance,
+      });
+    }
+  }
+}
+
+/** `s3://bucket/key` → `arn:<partition>:s3:::bucket/key`. */
+export function s3ObjectArn(url: string): string {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
+  if (!m) throw new Error(`not an s3://bucket/key URL: ${url}`);
+  return Arn.format({ partition: Aws.PARTITION, service: 's3', region: '', account: '', resource: m[1], resourceName: m[2] });
+}

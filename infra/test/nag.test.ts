@@ -1,0 +1,54 @@
+/**
+ * The cdk-nag gate. cdk-nag 3.x reports findings through CDK's policy validation, which makes
+ * synthesis throw; these tests synthesize every stage and model source under AwsSolutionsChecks,
+ * and prove the gate can fail (a non-compliant construct, a dropped acknowledgement).
+ */
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { addNagChecks, addStages } from '../lib/app';
+import { StageConfig } from '../lib/config';
+import { FIXTURE, stageConfig, testApp } from './helpers';
+
+function synthWithNag(config: StageConfig): void {
+  const app = testApp();
+  addStages(app, [config], FIXTURE);
+  addNagChecks(app);
+  app.synth();
+}
+
+describe('AwsSolutionsChecks: zero unacknowledged findings', () => {
+  const cases: [string, () => StageConfig][] = [
+    ['dev (bundled, serverless)', () => stageConfig('dev')],
+    ['prod (bundled, instance, autoscaling)', () => stageConfig('prod')],
+    ['builtin', () => stageConfig('prod', { model: { source: 'builtin', modelDataUrl: 's3://training-bucket/model.tar.gz' } })],
+    ['existing', () => stageConfig('dev', { model: { source: 'existing', endpointName: 'Ep', variant: undefined } })],
+    ['with a WAF web ACL', () => stageConfig('dev', { api: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/w/1' } })],
+  ];
+  test.each(cases)('%s', (_name, config) => {
+    expect(() => synthWithNag(config())).not.toThrow();
+  });
+});
+
+describe('the gate can fail', () => {
+  test('a role with a wildcard policy fails synthesis with the rule id', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'NonCompliant');
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: ['*'] }));
+    addNagChecks(app);
+    expect(() => Template.fromStack(stack)).toThrow(/AwsSolutions-IAM5\[Resource::\*\]/);
+  });
+
+  test('a stage whose acknowledgements are ignored fails synthesis', () => {
+    // Disables every acknowledgement: each one in the constructs must be covering a real finding.
+    const proto = Object.getPrototypeOf(Validations.of(testApp())) as { acknowledge: unknown };
+    const original = proto.acknowledge;
+    proto.acknowledge = () => undefined;
+    try {
+      expect(() => synthWithNag(stageConfig('prod'))).toThrow(/AwsSolutions-IAM5/);
+    } finally {
+      proto.acknowledge = original;
+    }
+  });
+});
