@@ -81,6 +81,7 @@ export class SagefrontStack extends Stack {
       preprocess: fn.preprocess,
       preprocessMaxSide: fn.preprocessMaxSide,
       reservedConcurrentExecutions: fn.reservedConcurrency,
+      corsAllowOrigin: config.api.corsAllowOrigin,
       logRetention: fn.logRetentionDays as logs.RetentionDays,
       logLevel: fn.logLevel as lambda.ApplicationLogLevel,
     });

@@ -331,6 +331,8 @@ describe('REST API', () => {
       ResponseType: 'DEFAULT_4XX',
       ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'" }),
     });
+    expect(lambdaEnv(t).CORS_ALLOW_ORIGIN).toBe('https://app.example.com');
+    expect(lambdaEnv(dev()).CORS_ALLOW_ORIGIN).toBeUndefined();
   });
 
   test('WAF, when configured: the web ACL is associated with the stage', () => {

@@ -123,6 +123,8 @@ export class InferenceApi extends Construct {
           responseLatency: apigw.AccessLogField.contextResponseLatency(),
           integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
           integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+          // The Lambda's request id: the function logs it and sends it as `x-request-id`.
+          integrationRequestId: '$context.integration.requestId',
           errorType: apigw.AccessLogField.contextErrorResponseType(),
           error: apigw.AccessLogField.contextErrorMessage(),
           apiKeyId: apigw.AccessLogField.contextIdentityApiKeyId(),

@@ -46,6 +46,8 @@ export interface InferenceFunctionProps {
   readonly preprocess?: 'off' | 'oversize' | 'always';
   /** `PREPROCESS_MAX_SIDE`. @default 512 */
   readonly preprocessMaxSide?: number;
+  /** `CORS_ALLOW_ORIGIN`: the function's `Access-Control-Allow-Origin`. @default CORS off */
+  readonly corsAllowOrigin?: string;
   /** @default none */
   readonly reservedConcurrentExecutions?: number;
   /** @default one month */
@@ -104,6 +106,9 @@ export class InferenceFunction extends Construct {
     }
     if (props.defaultTopK !== undefined) {
       environment.DEFAULT_TOP_K = String(props.defaultTopK);
+    }
+    if (props.corsAllowOrigin !== undefined) {
+      environment.CORS_ALLOW_ORIGIN = props.corsAllowOrigin;
     }
 
     const labelsFile = props.labelsFile;
