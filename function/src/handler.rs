@@ -1,0 +1,263 @@
+//! The request handler: route, read the image, invoke the model, answer top-k as JSON.
+//!
+//! [`App::handle`] never fails: every outcome, errors included, is a response with an
+//! `x-request-id` header and one structured log line.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::endpoint::{Endpoint, to_api_error};
+use crate::error::ApiError;
+use crate::image_kind::ImageKind;
+use crate::labels::Labels;
+use crate::request::{self, BodyKind};
+use crate::routes::{self, Route};
+use crate::{model_output, top_k};
+
+/// The function's state, built once at init and shared by every request.
+#[derive(Debug)]
+pub struct App<E> {
+    config: Config,
+    labels: Labels,
+    endpoint: E,
+    warned_label_mismatch: AtomicBool,
+}
+
+/// What a request did, for its log line.
+#[derive(Debug, Default)]
+struct Outcome {
+    k: Option<usize>,
+    image_bytes: Option<usize>,
+    model_ms: Option<u64>,
+    classes: Option<usize>,
+}
+
+/// The body of a successful prediction.
+#[derive(Debug, Serialize)]
+struct Predictions<'a> {
+    predictions: Vec<Prediction<'a>>,
+    classes: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Prediction<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    probability: f64,
+}
+
+impl<E: Endpoint> App<E> {
+    /// Builds the app from its configuration, labels and endpoint.
+    pub fn new(config: Config, labels: Labels, endpoint: E) -> Self {
+        Self {
+            config,
+            labels,
+            endpoint,
+            warned_label_mismatch: AtomicBool::new(false),
+        }
+    }
+
+    /// Answers one request. Never fails: errors become JSON responses.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = request_id(&req);
+        let method = req.method().clone();
+        let path = routes::route_path(&req);
+        let mut outcome = Outcome::default();
+
+        let route = routes::resolve(&method, &path);
+        let result = match route {
+            Ok(Route::Health) => Ok(json_body(&serde_json::json!({"status": "ok"}))),
+            Ok(Route::Predictions) => self.predict(&req, &mut outcome).await,
+            Err(ref e) => Err(e.clone()),
+        };
+
+        let (status, code, mut response) = match result {
+            Ok(body) => (
+                200,
+                None,
+                self.response(http::StatusCode::OK, body, &request_id),
+            ),
+            Err(err) => {
+                let mut resp = self.response(err.status(), json_body(&err.body()), &request_id);
+                for (name, value) in err.headers() {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        resp.headers_mut().insert(name, v);
+                    }
+                }
+                (err.status().as_u16(), Some(err.code()), resp)
+            }
+        };
+        if method == http::Method::HEAD {
+            *response.body_mut() = Body::Empty;
+        }
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            route = route.map(Route::name).unwrap_or("-"),
+            status,
+            code = code.unwrap_or("-"),
+            k = outcome.k,
+            image_bytes = outcome.image_bytes,
+            classes = outcome.classes,
+            model_ms = outcome.model_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+    }
+
+    /// `POST /predictions`: image in, top-k out.
+    async fn predict(&self, req: &Request, outcome: &mut Outcome) -> Result<Body, ApiError> {
+        let limit = self.config.max_image_bytes;
+        let body: &[u8] = req.body().as_ref();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let query_k = query_param(req, "k");
+
+        let (image, k) = match request::body_kind(content_type, body)? {
+            BodyKind::Json => {
+                let obj = request::json_object(body)?;
+                let image = request::decode_base64(request::image_field(&obj)?, limit)?;
+                let k = match request::positive_int_field(&obj, &["k", "topk"], ApiError::InvalidK)?
+                {
+                    Some(k) => Some(k),
+                    None => query_k
+                        .as_deref()
+                        .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
+                        .transpose()?,
+                };
+                (image, k)
+            }
+            BodyKind::Raw => {
+                let k = query_k
+                    .as_deref()
+                    .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
+                    .transpose()?;
+                (body.to_vec(), k)
+            }
+        };
+        outcome.image_bytes = Some(image.len());
+        if image.is_empty() {
+            return Err(ApiError::MissingImage);
+        }
+        if image.len() > limit {
+            return Err(ApiError::PayloadTooLarge {
+                size: image.len(),
+                limit,
+            });
+        }
+        if ImageKind::sniff(&image).is_none() {
+            return Err(ApiError::InvalidImage(
+                "the data is not a JPEG, PNG, WebP, GIF or BMP image".to_owned(),
+            ));
+        }
+
+        let model_started = Instant::now();
+        let invoked = self
+            .endpoint
+            .invoke(Bytes::from(image), &self.config.model_content_type)
+            .await;
+        outcome.model_ms = Some(model_started.elapsed().as_millis() as u64);
+        let raw =
+            invoked.map_err(|e| to_api_error(&e, self.config.invoke_timeout.as_millis() as u64))?;
+
+        let probabilities = model_output::parse(&raw, self.config.model_output).map_err(|e| {
+            tracing::error!(reason = %e, response_bytes = raw.len(), "unusable model response");
+            ApiError::BadModelResponse
+        })?;
+        self.check_label_count(probabilities.len());
+
+        let classes = probabilities.len();
+        let k = k.map_or(self.config.default_top_k.unwrap_or(classes), |k| {
+            usize::try_from(k).unwrap_or(usize::MAX)
+        });
+        outcome.k = Some(k.min(classes));
+        outcome.classes = Some(classes);
+        let predictions = top_k::top_k(&probabilities, k)
+            .into_iter()
+            .map(|r| Prediction {
+                index: r.index,
+                label: self.labels.get(r.index),
+                probability: r.probability,
+            })
+            .collect();
+        Ok(json_body(&Predictions {
+            predictions,
+            classes,
+        }))
+    }
+
+    /// Warns once per process when the label file and the model disagree on the class count.
+    fn check_label_count(&self, classes: usize) {
+        if !self.labels.is_empty()
+            && self.labels.len() != classes
+            && !self.warned_label_mismatch.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                labels = self.labels.len(),
+                classes,
+                "the label file and the model disagree on the number of classes; labels appear where they exist"
+            );
+        }
+    }
+
+    fn response(&self, status: http::StatusCode, body: Body, request_id: &str) -> Response<Body> {
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        let headers = resp.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            headers.insert("x-request-id", v);
+        }
+        if let Some(origin) = self
+            .config
+            .cors_allow_origin
+            .as_deref()
+            .and_then(|o| HeaderValue::from_str(o).ok())
+        {
+            headers.insert("access-control-allow-origin", origin);
+            headers.insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static("x-request-id"),
+            );
+        }
+        resp
+    }
+}
+
+fn json_body<T: Serialize>(value: &T) -> Body {
+    // Serialising these plain structs cannot fail; an empty object is a safe fallback anyway.
+    Body::Text(serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// The Lambda request id; a local one for requests that carry no Lambda context (tests).
+fn request_id(req: &Request) -> String {
+    req.lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| {
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            format!("local-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+        })
+}
+
+/// A query parameter from the event, or from the URI for requests built without event data.
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    if let Some(q) = req.query_string_parameters_ref() {
+        return q.first(name).map(str::to_owned);
+    }
+    req.uri().query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| v.to_owned())
+    })
+}

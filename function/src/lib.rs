@@ -1,0 +1,19 @@
+//! sagefront's Lambda function: an HTTP API in front of a SageMaker image classifier.
+//!
+//! `main.rs` wires the pieces; everything testable lives here:
+//! [`config`] (environment, read once), [`routes`] (stage-independent routing), [`request`]
+//! (JSON, base64 and raw bodies), [`image_kind`] (magic bytes), [`endpoint`] (the trait seam to
+//! the model), [`sagemaker`] (the AWS SDK adapter), [`model_output`] (parsing without eval),
+//! [`top_k`] (partial selection), [`labels`], [`error`] (the contract's errors) and [`handler`].
+
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod handler;
+pub mod image_kind;
+pub mod labels;
+pub mod model_output;
+pub mod request;
+pub mod routes;
+pub mod sagemaker;
+pub mod top_k;

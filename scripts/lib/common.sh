@@ -1,0 +1,53 @@
+# Shared helpers for scripts/*: repo paths, logging and idempotent installers.
+# Sourced, never run. Every installer is quick when its work is already done.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+CACHE="$ROOT/.cache"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Python venv with the tools the scripts need (cargo-lambda, ziglang, model conversion, test
+# clients). Reinstalls only when requirements-dev.txt changes. The venv's bin goes on PATH because
+# cargo-lambda finds zig through `python3 -m ziglang`.
+ensure_venv() {
+  local req="$ROOT/requirements-dev.txt" stamp="$VENV/.requirements.sha256"
+  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python3" ]; then
+    log "creating Python venv in .venv"
+    python3 -m venv "$VENV"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python tools (requirements-dev.txt)"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" > "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+# The arm64 standard library for the Lambda build (Graviton).
+ensure_rust_targets() {
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    log "adding Rust target aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+}
+
+# Node dependencies for the CDK app (package-lock.json is the source of truth).
+ensure_node_modules() {
+  local stamp="$ROOT/node_modules/.package-lock.sha256"
+  local want; want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Node dependencies (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+
+# A free TCP port on loopback (for tests that start servers).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
