@@ -168,13 +168,14 @@ impl Config {
             Some(v) => parse_positive("PREPROCESS_MAX_SIDE", &v, 8192)? as u32,
         };
         let cors_allow_origin = get("CORS_ALLOW_ORIGIN");
-        if let Some(origin) = &cors_allow_origin {
-            if http::HeaderValue::from_str(origin).is_err() {
-                return Err(ConfigError::new(
-                    "CORS_ALLOW_ORIGIN",
-                    "must be a valid header value such as https://example.com or *",
-                ));
-            }
+        if cors_allow_origin
+            .as_deref()
+            .is_some_and(|o| http::HeaderValue::from_str(o).is_err())
+        {
+            return Err(ConfigError::new(
+                "CORS_ALLOW_ORIGIN",
+                "must be a valid header value such as https://example.com or *",
+            ));
         }
 
         Ok(Self {

@@ -192,7 +192,9 @@ mod tests {
                 "{e:?}"
             );
             assert!(
-                e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                e.code()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{e:?}"
             );
             assert_eq!(e.body()["error"]["code"], e.code());
