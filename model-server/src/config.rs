@@ -1,0 +1,147 @@
+//! The command line, read once at start-up (flags, with environment variables as defaults).
+//!
+//! `sagefront-model-server [serve] [--model-dir DIR] [--bind ADDR] [--port PORT]
+//! [--endpoint-name NAME]...` — SageMaker starts containers as `docker run IMAGE serve`, so the
+//! `serve` word is accepted and also implied. Two tool subcommands serve tests and benchmarks:
+//! `logits` (reference comparison) and `bench`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// SageMaker-compatible inference server for EfficientNet-Lite0 (ImageNet-1k).
+#[derive(Debug, Parser)]
+#[command(
+    name = "sagefront-model-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server options when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run, `serve` when none was named.
+    #[must_use]
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (what SageMaker runs).
+    Serve(ServeArgs),
+    /// Write the preprocessed input and logits of one image to a safetensors file (for the
+    /// float64 reference tests).
+    Logits(LogitsArgs),
+    /// Measure model load time, per-image latency and peak memory.
+    Bench(BenchArgs),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (CloudWatch).
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Directory holding model.safetensors (SageMaker unpacks model data to /opt/ml/model).
+    #[arg(long, env = "SAGEFRONT_MODEL_DIR", default_value = "/opt/ml/model")]
+    pub model_dir: PathBuf,
+    /// Address to listen on (SageMaker needs 0.0.0.0; local scripts pass 127.0.0.1).
+    #[arg(long, env = "SAGEFRONT_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one (the log line "listening" names it).
+    #[arg(long, env = "SAGEMAKER_BIND_TO_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Endpoint name served on /endpoints/{name}/invocations (repeatable, or comma-separated
+    /// in the variable).
+    #[arg(
+        long = "endpoint-name",
+        env = "SAGEFRONT_ENDPOINT_NAMES",
+        value_delimiter = ',',
+        default_value = "sagefront-local"
+    )]
+    pub endpoint_names: Vec<String>,
+    /// Most inferences at once (default: the number of CPUs).
+    #[arg(long, env = "SAGEFRONT_MAX_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrency: Option<u16>,
+    /// Log format.
+    #[arg(long, env = "SAGEFRONT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+/// Options of `logits`.
+#[derive(Debug, Clone, Args)]
+pub struct LogitsArgs {
+    /// Directory holding model.safetensors.
+    #[arg(long, env = "SAGEFRONT_MODEL_DIR", default_value = "/opt/ml/model")]
+    pub model_dir: PathBuf,
+    /// Output safetensors file with tensors `input` (3, 224, 224), `logits` and `probabilities`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The image file (JPEG, PNG or WebP).
+    pub image: PathBuf,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Directory holding model.safetensors.
+    #[arg(long, env = "SAGEFRONT_MODEL_DIR", default_value = "/opt/ml/model")]
+    pub model_dir: PathBuf,
+    /// Timed iterations per measurement.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// Threads for the concurrent measurement.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// Image to classify end to end (default: a synthetic 640x480 JPEG).
+    pub image: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(argv: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from(argv).unwrap().into_command() {
+            Command::Serve(args) => args,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn serve_is_the_default_and_accepted_as_a_word() {
+        let bare = serve_args(&["sagefront-model-server", "--port", "9000"]);
+        let word = serve_args(&["sagefront-model-server", "serve", "--port", "9000"]);
+        assert_eq!(bare.port, 9000);
+        assert_eq!(word.port, 9000);
+        assert_eq!(word.endpoint_names, vec!["sagefront-local"]);
+    }
+
+    #[test]
+    fn endpoint_names_repeat() {
+        let args = serve_args(&["x", "--endpoint-name", "a", "--endpoint-name", "b,c"]);
+        assert_eq!(args.endpoint_names, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn zero_concurrency_is_refused() {
+        assert!(Cli::try_parse_from(["x", "--max-concurrency", "0"]).is_err());
+    }
+}
