@@ -19,8 +19,10 @@ export const LAMBDA_TASK_ROOT = '/var/task';
 export interface InferenceFunctionProps {
   /** Root `Cargo.toml` of the workspace that contains the function. */
   readonly manifestPath: string;
-  /** Binary (and package) name of the function in that workspace. */
+  /** Binary name of the function in that workspace. */
   readonly binaryName: string;
+  /** Cargo package that holds the binary. @default binaryName */
+  readonly packageName?: string;
   /** The endpoint to invoke; the function may invoke this one and nothing else. */
   readonly endpoint: IInferenceEndpoint;
   /**
@@ -129,9 +131,11 @@ export class InferenceFunction extends Construct {
       environment,
       description: 'sagefront: HTTP API to SageMaker InvokeEndpoint, top-k labelled predictions',
       bundling: {
-        // The same profile and flags as the CI packaging step (`cargo lambda build --release
-        // --arm64`), which shares the workspace target dir: bundling then has nothing to rebuild.
-        cargoLambdaFlags: props.cargoLambdaFlags,
+        // The same profile, target and package selection as the packaging step (`cargo lambda
+        // build --release --arm64 -p <package>`) in the shared target dir, so bundling finds
+        // nothing to rebuild. `--package` matters: with only `--bin`, cargo selects every
+        // workspace member and unifies their dependencies' features, which rebuilds them all.
+        cargoLambdaFlags: ['--package', props.packageName ?? props.binaryName, ...(props.cargoLambdaFlags ?? [])],
         commandHooks: {
           beforeBundling: () => [],
           afterBundling: (inputDir: string, outputDir: string) => labelsFile === undefined ? [] : [
