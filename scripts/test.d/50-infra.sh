@@ -26,7 +26,7 @@ out="$ROOT/cdk.out"
 rm -rf "$out"
 log "infra: cdk synth, all stages, with the real function build"
 t0=$SECONDS
-npx --no-install cdk synth --all --quiet --no-notices --ci --output "$out"
+npx --no-install cdk synth --quiet --no-notices --ci --output "$out"
 log "infra: synth took $((SECONDS - t0))s"
 
 mapfile -t templates < <(find "$out" -maxdepth 1 -name '*.template.json' | sort)
