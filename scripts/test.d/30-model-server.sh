@@ -11,6 +11,9 @@ ensure_venv
 export SAGEFRONT_MODEL_DIR="${SAGEFRONT_MODEL_DIR:-$CACHE/model}"
 [ -f "$SAGEFRONT_MODEL_DIR/model.safetensors" ] || die "no model in $SAGEFRONT_MODEL_DIR: run scripts/fetch-model .cache/model"
 
+log "hadolint model-server/Dockerfile"
+hadolint model-server/Dockerfile
+
 log "cargo build -p sagefront-model-server"
 cargo build -p sagefront-model-server --locked
 BIN="$CARGO_TARGET_DIR/debug/sagefront-model-server"
