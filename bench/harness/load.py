@@ -1,0 +1,119 @@
+"""Item 7: the local stack under a bounded load with Debian's `wrk`, on loopback.
+
+Posts a real photo (scikit-learn's china.jpg, base64 in the JSON body) to the stack's
+`/predictions` from `--connections` connections until `--requests` responses have arrived (each
+wrk thread stops itself after its share) or `--duration` has passed, whichever comes first.
+wrk's Lua `done` hook prints the latency percentiles and error counts as JSON.
+
+    python -m harness.load --out RESULTS.json --url http://127.0.0.1:PORT/lambda-url/sagefront-function
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import pathlib
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("%(body)s", "rb"))
+wrk.body = f:read("*a")
+f:close()
+
+local per_thread = %(per_thread)d
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  answered = 0
+  bad = 0
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status ~= 200 or not string.find(body, '"predictions"', 1, true) then
+    bad = bad + 1
+  end
+  if answered >= per_thread then
+    wrk.thread:stop()
+  end
+end
+
+function done(summary, latency, requests)
+  local bad_total = 0
+  for _, t in ipairs(threads) do
+    bad_total = bad_total + (t:get("bad") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %%d, "duration_us": %%d, "bad_responses": %%d, ' ..
+    '"connect_errors": %%d, "read_errors": %%d, "write_errors": %%d, "status_errors": %%d, ' ..
+    '"timeouts": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, "mean_us": %%.1f}\n',
+    summary.requests, summary.duration, bad_total, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+def photo() -> bytes:
+    import sklearn.datasets as d
+
+    return (pathlib.Path(d.__file__).parent / "images" / "china.jpg").read_bytes()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--url", required=True, help="the stack's API base URL (loopback only)")
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--duration", type=int, default=90, help="seconds, at most")
+    args = ap.parse_args(argv)
+    host = urlparse(args.url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing to load {host}: loopback only")
+
+    with tempfile.TemporaryDirectory(prefix="sagefront-wrk-") as tmp:
+        image = photo()
+        body = Path(tmp, "body.json")
+        body.write_text(json.dumps({"image": base64.b64encode(image).decode(), "k": 5}))
+        script = Path(tmp, "post.lua")
+        per_thread = -(-args.requests // args.threads)
+        script.write_text(LUA % {"body": body, "per_thread": per_thread})
+        cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+               "--timeout", "30s", "-s", str(script), args.url.rstrip("/") + "/predictions"]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
+    print(run.stdout, flush=True)
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr}")
+    line = next(l for l in run.stdout.splitlines() if l.startswith("WRK_JSON "))
+    result = json.loads(line.removeprefix("WRK_JSON "))
+    result |= {
+        "command": " ".join(cmd[:-3] + ["post.lua", cmd[-1]]),
+        "image_bytes": len(image),
+        "connections": args.connections,
+        "threads": args.threads,
+        "target_requests": args.requests,
+        "errors": sum(result[k] for k in ("bad_responses", "connect_errors", "read_errors",
+                                          "write_errors", "status_errors", "timeouts")),
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"[load] {result['requests']} requests, p50 {result['p50_us'] / 1e3:.1f} ms, "
+          f"p99 {result['p99_us'] / 1e3:.1f} ms, errors {result['errors']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
