@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# End to end over real HTTP: starts the local stack exactly as scripts/dev does (model-server +
+# the function under cargo lambda watch), on free ports, then runs tests/e2e (the API with real
+# photos and every error row, checked against openapi.yaml; boto3 and the AWS CLI against
+# model-server) and the smoke test. The stack is torn down on success and on failure.
+set -euo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+source "$ROOT/scripts/lib/stack.sh"
+cd "$ROOT"
+ensure_venv
+
+logs="$(mktemp -d)"
+on_exit() {
+  local rc=$?
+  stop_stack
+  if [ "$rc" != 0 ]; then
+    for f in "$logs"/*.log; do echo "---- $f (last 40 lines)" >&2; tail -n 40 "$f" >&2; done
+  fi
+  rm -rf "$logs"
+}
+trap on_exit EXIT
+
+build_stack
+model_port="$(free_port)"
+api_port="$(free_port)"
+while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
+start_stack "$model_port" "$api_port" "$logs"
+
+export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME
+python3 -m pytest -q -p no:cacheprovider tests/e2e
+log "scripts/smoke-test against the local stack"
+scripts/smoke-test "$STACK_API_URL"
