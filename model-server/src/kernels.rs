@@ -44,6 +44,9 @@ fn chw_input<'a>(
     Ok((&data[start..end], c, h, w))
 }
 
+/// Elements of the output plane processed per pass over the kernel taps (8 KiB of f32).
+const WIDE_CHUNK: usize = 2048;
+
 /// A depthwise convolution fused with its (folded batch-norm) bias and activation.
 #[derive(Debug, Clone)]
 pub struct Depthwise {
@@ -90,55 +93,71 @@ impl Depthwise {
 
     /// Runs the convolution on one (channels, height, width) image.
     /// Returns the output and its height and width.
+    ///
+    /// Each channel is copied once into `stride²` zero-padded "phase" planes (rows and
+    /// columns split by their index modulo the stride). In those, every kernel tap reads one
+    /// contiguous run, so a tap is a single long multiply-add over the whole output plane
+    /// (rows computed `phase width` wide, the extra columns discarded), which the compiler
+    /// vectorises; short rows (7 or 14 pixels) would otherwise be all loop overhead.
     #[must_use]
     pub fn run(&self, input: &[f32], h: usize, w: usize) -> (Vec<f32>, usize, usize) {
         let (k, s) = (self.kernel, self.stride);
         let (oh, pad_top) = same_padding(h, k, s);
         let (ow, pad_left) = same_padding(w, k, s);
+        // Padded extent, and the size of each phase plane.
+        let (hp, wp) = ((oh - 1) * s + k, (ow - 1) * s + k);
+        let (hq, wq) = (hp.div_ceil(s), wp.div_ceil(s));
+        // Padding positions are the same for every channel: zero once, overwrite the interior.
+        let mut phases = vec![0f32; s * s * hq * wq];
+        let wide_len = (oh - 1) * wq + ow;
+        let mut wide = vec![0f32; wide_len];
         let mut out = vec![0f32; self.bias.len() * oh * ow];
         let channels = input
             .chunks_exact(h * w)
             .zip(out.chunks_exact_mut(oh * ow))
             .zip(self.weight.chunks_exact(k * k).zip(&self.bias));
         for ((plane, out_plane), (wk, &bias)) in channels {
-            for (oy, row) in out_plane.chunks_exact_mut(ow).enumerate() {
-                row.fill(bias);
-                for ky in 0..k {
-                    // Rows that fall into the padding contribute zeros: skip them.
-                    let Some(iy) = (oy * s + ky).checked_sub(pad_top).filter(|&iy| iy < h) else {
+            for (iy, row) in plane.chunks_exact(w).enumerate() {
+                let y = iy + pad_top;
+                let row_start = (y % s) * s * hq * wq + (y / s) * wq;
+                for px in 0..s {
+                    // The first padded column x >= pad_left with x % s == px.
+                    let x0 = pad_left + (px + s - pad_left % s) % s;
+                    let Some(src) = row.get(x0 - pad_left..) else {
                         continue;
                     };
-                    let in_row = &plane[iy * w..(iy + 1) * w];
+                    let dst_start = row_start + px * hq * wq + x0 / s;
+                    for (d, &v) in phases[dst_start..].iter_mut().zip(src.iter().step_by(s)) {
+                        *d = v;
+                    }
+                }
+            }
+            wide.fill(bias);
+            // The multiply-adds are element-wise along the wide plane, so work through it in
+            // chunks that stay in L1 cache across all k² taps.
+            for c0 in (0..wide_len).step_by(WIDE_CHUNK) {
+                let c1 = (c0 + WIDE_CHUNK).min(wide_len);
+                let acc = &mut wide[c0..c1];
+                for ky in 0..k {
                     for kx in 0..k {
-                        // Output columns whose input column ox*s + kx - pad_left is inside.
-                        let lo = pad_left.saturating_sub(kx).div_ceil(s);
-                        let Some(last) = (w - 1 + pad_left).checked_sub(kx) else {
-                            continue;
-                        };
-                        let hi = (last / s + 1).min(ow);
-                        if lo >= hi {
-                            continue;
-                        }
+                        let phase = (ky % s) * s + kx % s;
+                        let from = phase * hq * wq + (ky / s) * wq + kx / s + c0;
+                        let src = &phases[from..from + (c1 - c0)];
                         let wv = wk[ky * k + kx];
-                        let first = lo * s + kx - pad_left;
-                        if s == 1 {
-                            // Contiguous: the compiler vectorises this multiply-add.
-                            let src = &in_row[first..first + (hi - lo)];
-                            for (o, &i) in row[lo..hi].iter_mut().zip(src) {
-                                *o += wv * i;
-                            }
-                        } else {
-                            let src = in_row[first..].iter().step_by(s);
-                            for (o, &i) in row[lo..hi].iter_mut().zip(src) {
-                                *o += wv * i;
-                            }
+                        for (o, &i) in acc.iter_mut().zip(src) {
+                            *o += wv * i;
                         }
                     }
                 }
+            }
+            for (oy, dst) in out_plane.chunks_exact_mut(ow).enumerate() {
+                let src = &wide[oy * wq..oy * wq + ow];
                 if self.relu6 {
-                    for v in row.iter_mut() {
-                        *v = v.clamp(0.0, 6.0);
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = v.clamp(0.0, 6.0);
                     }
+                } else {
+                    dst.copy_from_slice(src);
                 }
             }
         }
