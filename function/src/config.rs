@@ -9,8 +9,9 @@ use std::time::Duration;
 pub const DEFAULT_MAX_IMAGE_BYTES: usize = 6 * 1024 * 1024;
 /// Below API Gateway's 29 s integration timeout, so the function's own 504 comes first.
 pub const DEFAULT_INVOKE_TIMEOUT_MS: u64 = 25_000;
-/// Largest accepted `MAX_IMAGE_BYTES`: Lambda's synchronous payload limit.
-const MAX_IMAGE_BYTES_CEILING: usize = 6 * 1024 * 1024 + 512 * 1024;
+/// Largest accepted `MAX_IMAGE_BYTES`: Lambda's synchronous payload limit. No larger image can
+/// reach the function, so it is also the input cap of `/resize` and of preprocessing.
+pub const MAX_IMAGE_BYTES_CEILING: usize = 6 * 1024 * 1024 + 512 * 1024;
 /// Largest accepted `INVOKE_TIMEOUT_MS`: Lambda's 15-minute maximum.
 const INVOKE_TIMEOUT_CEILING_MS: u64 = 900_000;
 

@@ -30,7 +30,7 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidSize(String),
     /// No route at this path.
-    #[error("no route for {method} {path}; see GET /health and POST /predictions")]
+    #[error("no route for {method} {path}; see GET /health, POST /predictions and POST /resize")]
     NotFound {
         /// The request method.
         method: String,

@@ -1,4 +1,5 @@
-//! The request handler: route, read the image, invoke the model, answer top-k as JSON.
+//! The request handler: route, read the image, invoke the model, answer top-k as JSON; or
+//! resize the image and answer it, raw or in JSON.
 //!
 //! [`App::handle`] never fails: every outcome, errors included, is a response with an
 //! `x-request-id` header and one structured log line.
@@ -6,19 +7,23 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{self, Config, Preprocess};
 use crate::endpoint::{Endpoint, to_api_error};
 use crate::error::ApiError;
 use crate::image_kind::ImageKind;
+use crate::imaging::{self, Fit, OutputFormat, Spec};
 use crate::labels::Labels;
 use crate::request::{self, BodyKind};
 use crate::routes::{self, Route};
 use crate::{model_output, top_k};
+
+const JSON: &str = "application/json";
 
 /// The function's state, built once at init and shared by every request.
 #[derive(Debug)]
@@ -34,8 +39,37 @@ pub struct App<E> {
 struct Outcome {
     k: Option<usize>,
     image_bytes: Option<usize>,
+    /// Bytes sent to the model (predictions) or returned (resize), when they differ from the input.
+    output_bytes: Option<usize>,
+    /// Time spent decoding, resizing and encoding.
+    image_ms: Option<u64>,
     model_ms: Option<u64>,
     classes: Option<usize>,
+}
+
+/// A successful response: its body and media type.
+#[derive(Debug)]
+struct Payload {
+    body: Body,
+    content_type: &'static str,
+}
+
+impl Payload {
+    fn json<T: Serialize>(value: &T) -> Self {
+        Self {
+            body: json_body(value),
+            content_type: JSON,
+        }
+    }
+}
+
+/// The JSON body of `POST /resize`.
+#[derive(Debug, Serialize)]
+struct Resized<'a> {
+    image: String,
+    width: u32,
+    height: u32,
+    format: &'a str,
 }
 
 /// The body of a successful prediction.
@@ -74,19 +108,23 @@ impl<E: Endpoint> App<E> {
 
         let route = routes::resolve(&method, &path);
         let result = match route {
-            Ok(Route::Health) => Ok(json_body(&serde_json::json!({"status": "ok"}))),
-            Ok(Route::Predictions) => self.predict(&req, &mut outcome).await,
+            Ok(Route::Health) => Ok(Payload::json(&serde_json::json!({"status": "ok"}))),
+            Ok(Route::Predictions) => self.predict(&req, &mut outcome).await.map(|body| Payload {
+                body,
+                content_type: JSON,
+            }),
+            Ok(Route::Resize) => self.resize(&req, &mut outcome),
             Err(ref e) => Err(e.clone()),
         };
 
         let (status, code, mut response) = match result {
-            Ok(body) => (
+            Ok(payload) => (
                 200,
                 None,
-                self.response(http::StatusCode::OK, body, &request_id),
+                self.response(http::StatusCode::OK, payload, &request_id),
             ),
             Err(err) => {
-                let mut resp = self.response(err.status(), json_body(&err.body()), &request_id);
+                let mut resp = self.response(err.status(), Payload::json(&err.body()), &request_id);
                 for (name, value) in err.headers() {
                     if let Ok(v) = HeaderValue::from_str(&value) {
                         resp.headers_mut().insert(name, v);
@@ -106,6 +144,8 @@ impl<E: Endpoint> App<E> {
             code = code.unwrap_or("-"),
             k = outcome.k,
             image_bytes = outcome.image_bytes,
+            output_bytes = outcome.output_bytes,
+            image_ms = outcome.image_ms,
             classes = outcome.classes,
             model_ms = outcome.model_ms,
             total_ms = started.elapsed().as_millis() as u64,
@@ -116,7 +156,15 @@ impl<E: Endpoint> App<E> {
 
     /// `POST /predictions`: image in, top-k out.
     async fn predict(&self, req: &Request, outcome: &mut Outcome) -> Result<Body, ApiError> {
-        let limit = self.config.max_image_bytes;
+        // With preprocessing, an image over the model's limit may still be shrunk to fit, so
+        // reading stops only at what can reach a Lambda at all.
+        let limit = match self.config.preprocess {
+            Preprocess::Off => self.config.max_image_bytes,
+            Preprocess::Oversize | Preprocess::Always => self
+                .config
+                .max_image_bytes
+                .max(config::MAX_IMAGE_BYTES_CEILING),
+        };
         let body: &[u8] = req.body().as_ref();
         let content_type = req
             .headers()
@@ -161,6 +209,7 @@ impl<E: Endpoint> App<E> {
                 "the data is not a JPEG, PNG, WebP, GIF or BMP image".to_owned(),
             ));
         }
+        let image = self.preprocess(image, outcome)?;
 
         let model_started = Instant::now();
         let invoked = self
@@ -197,6 +246,145 @@ impl<E: Endpoint> App<E> {
         }))
     }
 
+    /// Applies `PREPROCESS` to an image on its way to the model.
+    ///
+    /// `off`: over `MAX_IMAGE_BYTES` is 413. `oversize`: over `MAX_IMAGE_BYTES` is shrunk to
+    /// `PREPROCESS_MAX_SIDE` and re-encoded as JPEG, and is 413 only when that fails or does
+    /// not fit. `always`: every image is shrunk, unless that makes it no smaller; an image within
+    /// the limit that cannot be shrunk goes to the model unchanged, as with `off`.
+    fn preprocess(&self, image: Vec<u8>, outcome: &mut Outcome) -> Result<Vec<u8>, ApiError> {
+        let limit = self.config.max_image_bytes;
+        let oversize = image.len() > limit;
+        let too_large = |size: usize| ApiError::PayloadTooLarge { size, limit };
+        let shrink = match self.config.preprocess {
+            Preprocess::Off => false,
+            Preprocess::Oversize => oversize,
+            Preprocess::Always => true,
+        };
+        if !shrink {
+            return if oversize {
+                Err(too_large(image.len()))
+            } else {
+                Ok(image)
+            };
+        }
+
+        let started = Instant::now();
+        let shrunk = imaging::transform(
+            &image,
+            &Spec::shrink_to_jpeg(self.config.preprocess_max_side),
+        );
+        outcome.image_ms = Some(started.elapsed().as_millis() as u64);
+        match shrunk {
+            Ok(small) if small.bytes.len() <= limit && small.bytes.len() < image.len() => {
+                outcome.output_bytes = Some(small.bytes.len());
+                Ok(small.bytes)
+            }
+            Ok(small) if oversize => Err(too_large(small.bytes.len())),
+            Ok(_) => Ok(image),
+            Err(e) => {
+                tracing::info!(reason = %e, oversize, "image not preprocessed");
+                if oversize {
+                    Err(too_large(image.len()))
+                } else {
+                    Ok(image)
+                }
+            }
+        }
+    }
+
+    /// `POST /resize`: image and size in, image out (raw for `Accept: image/*`, else JSON).
+    fn resize(&self, req: &Request, outcome: &mut Outcome) -> Result<Payload, ApiError> {
+        let limit = config::MAX_IMAGE_BYTES_CEILING;
+        let body: &[u8] = req.body().as_ref();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        // GIF and BMP are read here (not by the model), so they are raw bodies too.
+        let kind = match content_type.map(request::media_type).as_deref() {
+            Some("image/gif" | "image/bmp") => BodyKind::Raw,
+            _ => request::body_kind(content_type, body)?,
+        };
+        let (image, obj) = match kind {
+            BodyKind::Json => {
+                let obj = request::json_object(body)?;
+                let image = request::decode_base64(request::image_field(&obj)?, limit)?;
+                (image, obj)
+            }
+            BodyKind::Raw => (body.to_vec(), serde_json::Map::new()),
+        };
+        outcome.image_bytes = Some(image.len());
+        if image.is_empty() {
+            return Err(ApiError::MissingImage);
+        }
+        if image.len() > limit {
+            return Err(ApiError::PayloadTooLarge {
+                size: image.len(),
+                limit,
+            });
+        }
+
+        // A JSON field wins over the query parameter of the same name.
+        let int = |name: &str| -> Result<Option<u64>, ApiError> {
+            match request::positive_int_field(&obj, &[name], ApiError::InvalidSize)? {
+                Some(v) => Ok(Some(v)),
+                None => query_param(req, name)
+                    .map(|v| request::positive_int_query(name, &v, ApiError::InvalidSize))
+                    .transpose(),
+            }
+        };
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            Ok(request::string_field(&obj, name, ApiError::InvalidSize)?
+                .map(str::to_owned)
+                .or_else(|| query_param(req, name)))
+        };
+        let side = |v: Option<u64>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+        let accept =
+            request::accepted_image(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+        let format = match text("format")? {
+            Some(f) => Some(OutputFormat::parse(&f)?),
+            // `Accept: image/png` without a `format` asks for PNG.
+            None => accept
+                .as_ref()
+                .and_then(|a| a.as_deref())
+                .and_then(|media| OutputFormat::parse(media).ok()),
+        };
+        let spec = Spec {
+            width: side(int("width")?),
+            height: side(int("height")?),
+            fit: text("fit")?
+                .as_deref()
+                .map(Fit::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            format,
+            quality: int("quality")?.map_or(imaging::DEFAULT_JPEG_QUALITY, |q| {
+                u8::try_from(q).unwrap_or(u8::MAX)
+            }),
+            enlarge: true,
+        };
+
+        let started = Instant::now();
+        let result = imaging::transform(&image, &spec);
+        outcome.image_ms = Some(started.elapsed().as_millis() as u64);
+        let resized = result?;
+        outcome.output_bytes = Some(resized.bytes.len());
+        Ok(if accept.is_some() {
+            Payload {
+                content_type: resized.format.mime(),
+                body: Body::Binary(resized.bytes),
+            }
+        } else {
+            Payload::json(&Resized {
+                image: base64::engine::general_purpose::STANDARD.encode(&resized.bytes),
+                width: resized.width,
+                height: resized.height,
+                format: resized.format.name(),
+            })
+        })
+    }
+
     /// Warns once per process when the label file and the model disagree on the class count.
     fn check_label_count(&self, classes: usize) {
         if !self.labels.is_empty()
@@ -211,11 +399,16 @@ impl<E: Endpoint> App<E> {
         }
     }
 
-    fn response(&self, status: http::StatusCode, body: Body, request_id: &str) -> Response<Body> {
-        let mut resp = Response::new(body);
+    fn response(
+        &self,
+        status: http::StatusCode,
+        payload: Payload,
+        request_id: &str,
+    ) -> Response<Body> {
+        let mut resp = Response::new(payload.body);
         *resp.status_mut() = status;
         let headers = resp.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(payload.content_type));
         if let Ok(v) = HeaderValue::from_str(request_id) {
             headers.insert("x-request-id", v);
         }

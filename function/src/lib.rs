@@ -2,7 +2,8 @@
 //!
 //! `main.rs` wires the pieces; everything testable lives here:
 //! [`config`] (environment, read once), [`routes`] (stage-independent routing), [`request`]
-//! (JSON, base64 and raw bodies), [`image_kind`] (magic bytes), [`endpoint`] (the trait seam to
+//! (JSON, base64 and raw bodies), [`image_kind`] (magic bytes), [`imaging`] (decode, resize,
+//! encode for `/resize` and preprocessing), [`endpoint`] (the trait seam to
 //! the model), [`sagemaker`] (the AWS SDK adapter), [`model_output`] (parsing without eval),
 //! [`top_k`] (partial selection), [`labels`], [`error`] (the contract's errors) and [`handler`].
 
@@ -11,6 +12,7 @@ pub mod endpoint;
 pub mod error;
 pub mod handler;
 pub mod image_kind;
+pub mod imaging;
 pub mod labels;
 pub mod model_output;
 pub mod request;

@@ -135,6 +135,53 @@ pub fn positive_int_field(
     }
 }
 
+/// A string field of a JSON request (`fit`, `format`); `null` counts as absent.
+///
+/// # Errors
+/// `invalid(message)` when the value is not a JSON string.
+pub fn string_field<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    invalid: fn(String) -> ApiError,
+) -> Result<Option<&'a str>, ApiError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(invalid(format!(
+            "\"{name}\" must be a string, got {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// Whether an `Accept` header asks for an image rather than JSON, and which format it names.
+///
+/// `None`: no `image/...` range (absent, `*/*`, `application/json`): answer JSON. `Some(None)`:
+/// only `image/*`. `Some(Some(media))`: the first specific `image/...` type named, lowercased
+/// (possibly one the caller cannot write). Ranges with `q=0` are refusals and are ignored.
+pub fn accepted_image(accept: Option<&str>) -> Option<Option<String>> {
+    let mut wants_image = false;
+    for range in accept.unwrap_or("").split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused || !media.starts_with("image/") {
+            continue;
+        }
+        if media == "image/*" {
+            wants_image = true;
+        } else {
+            return Some(Some(media));
+        }
+    }
+    wants_image.then_some(None)
+}
+
 /// `?k=` (or any positive integer query parameter).
 ///
 /// # Errors
@@ -353,6 +400,42 @@ mod tests {
         assert_eq!(
             positive_int_field(&map, &["k"], ApiError::InvalidK),
             Ok(Some(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn string_fields_must_be_strings() {
+        let f = |v: Value| {
+            string_field(&obj(v), "fit", ApiError::InvalidSize).map(|s| s.map(str::to_owned))
+        };
+        assert_eq!(f(json!({"fit": "cover"})), Ok(Some("cover".to_owned())));
+        assert_eq!(f(json!({"fit": null})), Ok(None));
+        assert_eq!(f(json!({})), Ok(None));
+        assert!(matches!(
+            f(json!({"fit": 3})),
+            Err(ApiError::InvalidSize(_))
+        ));
+    }
+
+    #[test]
+    fn accept_asks_for_an_image_only_with_an_image_range() {
+        for json_accept in [
+            None,
+            Some("*/*"),
+            Some("application/json"),
+            Some("image/png;q=0, application/json"),
+            Some("image/*; q=0.0"),
+        ] {
+            assert_eq!(accepted_image(json_accept), None, "{json_accept:?}");
+        }
+        assert_eq!(accepted_image(Some("image/*")), Some(None));
+        assert_eq!(
+            accepted_image(Some("application/json;q=0.5, Image/WebP, image/png")),
+            Some(Some("image/webp".to_owned()))
+        );
+        assert_eq!(
+            accepted_image(Some("image/*;q=0.8, image/jpeg")),
+            Some(Some("image/jpeg".to_owned()))
         );
     }
 

@@ -18,6 +18,8 @@ pub enum Route {
     Health,
     /// `POST /predictions` and its alias `POST /`.
     Predictions,
+    /// `POST /resize`.
+    Resize,
 }
 
 impl Route {
@@ -26,6 +28,7 @@ impl Route {
         match self {
             Self::Health => "health",
             Self::Predictions => "predictions",
+            Self::Resize => "resize",
         }
     }
 }
@@ -38,6 +41,7 @@ impl Route {
 pub fn resolve(method: &http::Method, path: &str) -> Result<Route, ApiError> {
     let (route, allowed) = match path {
         "/" | "/predictions" => (Route::Predictions, http::Method::POST),
+        "/resize" => (Route::Resize, http::Method::POST),
         "/health" => (Route::Health, http::Method::GET),
         _ => {
             return Err(ApiError::NotFound {
@@ -145,6 +149,7 @@ mod tests {
             Ok(Route::Predictions)
         );
         assert_eq!(resolve(&Method::POST, "/"), Ok(Route::Predictions));
+        assert_eq!(resolve(&Method::POST, "/resize"), Ok(Route::Resize));
         assert_eq!(resolve(&Method::GET, "/health"), Ok(Route::Health));
         assert_eq!(resolve(&Method::HEAD, "/health"), Ok(Route::Health));
     }
@@ -153,6 +158,10 @@ mod tests {
     fn wrong_method_is_405_and_unknown_path_is_404() {
         assert!(matches!(
             resolve(&Method::GET, "/predictions"),
+            Err(ApiError::MethodNotAllowed { allow: "POST", .. })
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/resize"),
             Err(ApiError::MethodNotAllowed { allow: "POST", .. })
         ));
         assert!(matches!(

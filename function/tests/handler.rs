@@ -757,3 +757,506 @@ async fn http_api_event_with_a_named_stage_routes_to_predictions() {
     let (status, body, _) = call(&app(&ep, &[]), event("apigw_http_named_stage.json")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+// ---- POST /resize and preprocessing (images built in memory) ----
+
+fn gradient(w: u32, h: u32) -> image::DynamicImage {
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 90])
+    }))
+}
+
+/// Pseudo-random pixels: they do not compress, so byte sizes are predictable.
+fn noise(w: u32, h: u32) -> image::DynamicImage {
+    let mut state = 0x9E37_79B9u32;
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+    }))
+}
+
+fn encoded(img: &image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    encoded(&gradient(w, h), image::ImageFormat::Png)
+}
+
+/// Decodes a `/resize` JSON answer: the image's own dimensions, its format and the JSON's.
+fn resized(body: &Value) -> ((u32, u32), image::ImageFormat, (u64, u64), String) {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body["image"].as_str().expect("an image field"))
+        .unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    (
+        (img.width(), img.height()),
+        image::guess_format(&bytes).unwrap(),
+        (
+            body["width"].as_u64().unwrap(),
+            body["height"].as_u64().unwrap(),
+        ),
+        body["format"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn with_accept(mut req: Request, accept: &str) -> Request {
+    req.headers_mut().insert("accept", accept.parse().unwrap());
+    req
+}
+
+#[tokio::test]
+async fn resize_returns_json_with_base64_image_size_and_format() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let (status, body, resp) = call(
+        &app(&ep, &[]),
+        post_json(
+            "/resize",
+            &json!({"image": b64(&png(400, 200)), "width": 100}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(
+        resized(&body),
+        (
+            (100, 50),
+            image::ImageFormat::Png,
+            (100, 50),
+            "png".to_owned()
+        )
+    );
+    assert!(
+        ep.calls.lock().unwrap().is_empty(),
+        "resizing never calls the model"
+    );
+}
+
+#[tokio::test]
+async fn resize_with_accept_image_returns_the_image_itself() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let mut ctx = Context::default();
+    ctx.request_id = "resize-request-id".to_owned();
+    let req = with_accept(
+        post_json(
+            "/resize",
+            &json!({"image": b64(&png(64, 64)), "width": 32, "format": "jpeg"}),
+        ),
+        "image/*",
+    )
+    .with_lambda_context(ctx);
+    let resp = app(&ep, &[]).handle(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.headers()["x-request-id"], "resize-request-id");
+    let Body::Binary(bytes) = resp.body() else {
+        panic!("expected a binary body, API Gateway base64-encodes it")
+    };
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+}
+
+#[tokio::test]
+async fn resize_accept_naming_a_format_chooses_it_unless_format_is_given() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let image = b64(&png(40, 40));
+    let resp = app(&ep, &[])
+        .handle(with_accept(
+            post_json("/resize", &json!({"image": image, "height": 20})),
+            "image/webp, image/png;q=0.9",
+        ))
+        .await;
+    assert_eq!(resp.headers()["content-type"], "image/webp");
+    let resp = app(&ep, &[])
+        .handle(with_accept(
+            post_json(
+                "/resize",
+                &json!({"image": image, "height": 20, "format": "png"}),
+            ),
+            "image/webp",
+        ))
+        .await;
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let (_, body, resp) = call(
+        &app(&ep, &[]),
+        with_accept(
+            post_json("/resize", &json!({"image": image, "height": 20})),
+            "application/json, */*",
+        ),
+    )
+    .await;
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(body["format"], "png");
+}
+
+#[tokio::test]
+async fn the_original_resize_request_shape_has_width_and_height_the_right_way_round() {
+    let ep = FakeEndpoint::answering(FIVE);
+    // The original passed (height, width) to cv2.resize; 400 × 200 into 100 × 50 must stay wide.
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post_json(
+            "/resize",
+            &json!({"data": b64(&png(400, 200)), "height": 50, "width": 100}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(resized(&body).0, (100, 50));
+    let (_, body, _) = call(
+        &app(&ep, &[]),
+        post_json(
+            "/resize",
+            &json!({"data": b64(&png(400, 200)), "height": 90, "width": 30, "fit": "exact"}),
+        ),
+    )
+    .await;
+    assert_eq!(resized(&body).0, (30, 90));
+}
+
+#[tokio::test]
+async fn resize_fit_modes_give_the_documented_sizes() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let image = b64(&png(400, 200));
+    for (fit, expected) in [
+        ("exact", (100, 100)),
+        ("contain", (100, 50)),
+        ("cover", (100, 100)),
+    ] {
+        let (status, body, _) = call(
+            &app(&ep, &[]),
+            post_json(
+                "/resize",
+                &json!({"image": image, "width": 100, "height": 100, "fit": fit}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{fit}: {body}");
+        assert_eq!(resized(&body).0, expected, "{fit}");
+    }
+    // Only a height: the width follows the aspect ratio, whatever the fit.
+    let (_, body, _) = call(
+        &app(&ep, &[]),
+        post_json(
+            "/resize",
+            &json!({"image": image, "height": 50, "fit": "cover"}),
+        ),
+    )
+    .await;
+    assert_eq!(resized(&body).0, (100, 50));
+}
+
+#[tokio::test]
+async fn resize_round_trips_each_input_format_in_a_raw_body_with_query_parameters() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let img = gradient(60, 30);
+    for (format, content_type, name) in [
+        (image::ImageFormat::Jpeg, "image/jpeg", "jpeg"),
+        (image::ImageFormat::Png, "image/png", "png"),
+        (image::ImageFormat::WebP, "image/webp", "webp"),
+        (image::ImageFormat::Gif, "image/gif", "png"),
+        (image::ImageFormat::Bmp, "image/bmp", "png"),
+    ] {
+        let (status, body, _) = call(
+            &app(&ep, &[]),
+            post(
+                "/resize?width=30&height=30&fit=cover",
+                Some(content_type),
+                encoded(&img, format),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{content_type}: {body}");
+        let (dims, _, _, out_format) = resized(&body);
+        assert_eq!(
+            (dims, out_format.as_str()),
+            ((30, 30), name),
+            "{content_type}"
+        );
+    }
+    let (_, body, _) = call(
+        &app(&ep, &[]),
+        post(
+            "/resize?width=20&format=jpeg&quality=40",
+            Some("application/octet-stream"),
+            png(40, 40),
+        ),
+    )
+    .await;
+    assert_eq!(resized(&body).1, image::ImageFormat::Jpeg);
+}
+
+#[tokio::test]
+async fn resize_applies_exif_orientation() {
+    // Stored 80 × 40, then an APP1 Exif segment saying Orientation 6 (rotate 90° clockwise).
+    let stored = encoded(&gradient(80, 40), image::ImageFormat::Jpeg);
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.append(&mut tiff);
+    let mut jpeg = stored[..2].to_vec();
+    jpeg.extend_from_slice(&[0xFF, 0xE1]);
+    jpeg.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    jpeg.extend_from_slice(&app1);
+    jpeg.extend_from_slice(&stored[2..]);
+
+    let ep = FakeEndpoint::answering(FIVE);
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post("/resize?width=20", Some("image/jpeg"), jpeg),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ((w, h), _, json_dims, _) = resized(&body);
+    assert_eq!(
+        ((w, h), json_dims),
+        ((20, 40), (20, 40)),
+        "displayed portrait"
+    );
+}
+
+#[tokio::test]
+async fn resize_returns_400_invalid_size_for_bad_dimensions_and_options() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let image = b64(&png(20, 20));
+    for extra in [
+        json!({}),
+        json!({"width": 0}),
+        json!({"width": -5}),
+        json!({"width": "100"}),
+        json!({"width": 8193}),
+        json!({"width": 100, "height": 100000}),
+        json!({"width": 10, "fit": "stretch"}),
+        json!({"width": 10, "fit": 1}),
+        json!({"width": 10, "format": "gif"}),
+        json!({"width": 10, "quality": 101}),
+        json!({"width": 10, "quality": 0}),
+        json!({"width": 8192, "height": 8192, "fit": "exact"}),
+    ] {
+        let mut req = extra.as_object().unwrap().clone();
+        req.insert("image".to_owned(), json!(image));
+        let (status, body, _) =
+            call(&app(&ep, &[]), post_json("/resize", &Value::Object(req))).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_size"),
+            "{extra}: {body}"
+        );
+        assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post("/resize?width=abc", Some("image/png"), png(20, 20)),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_size")
+    );
+}
+
+#[tokio::test]
+async fn resize_returns_400_invalid_image_for_corrupt_data_and_bombs() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let jpeg = encoded(&gradient(64, 64), image::ImageFormat::Jpeg);
+    // 7000 × 7000 black pixels compress to a few hundred kilobytes: 49 MP, over the 40 MP limit.
+    let bomb = encoded(
+        &image::DynamicImage::ImageLuma8(image::GrayImage::new(7000, 7000)),
+        image::ImageFormat::Png,
+    );
+    for bad in [
+        b"hello, I am plain text".to_vec(),
+        jpeg[..jpeg.len() / 2].to_vec(),
+        JPEG.to_vec(),
+        bomb,
+    ] {
+        let (status, body, resp) = call(
+            &app(&ep, &[]),
+            post_json("/resize", &json!({"image": b64(&bad), "width": 10})),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_image"),
+            "{body}"
+        );
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
+}
+
+#[tokio::test]
+async fn resize_returns_413_when_the_input_or_the_output_is_too_large() {
+    let ep = FakeEndpoint::answering(FIVE);
+    // 1600 × 1200 noise is 5.76 MB as PNG: more than a Lambda response can carry.
+    let bmp = encoded(&noise(1600, 1200), image::ImageFormat::Bmp);
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post(
+            "/resize?width=1600&height=1200&format=png",
+            Some("image/bmp"),
+            bmp,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "output_too_large"),
+        "{body}"
+    );
+    // Base64 of more than Lambda's 6.5 MiB payload limit is refused before decoding.
+    let huge = "A".repeat(10_000_000);
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post_json("/resize", &json!({"image": huge, "width": 10})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+}
+
+#[tokio::test]
+async fn resize_returns_415_404_and_405_like_the_other_routes() {
+    let ep = FakeEndpoint::answering(FIVE);
+    for ct in ["text/csv", "image/tiff", "multipart/form-data; boundary=x"] {
+        let (status, body, _) = call(
+            &app(&ep, &[]),
+            post("/resize?width=10", Some(ct), png(20, 20)),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            "{ct}"
+        );
+    }
+    let req = HttpRequest::builder()
+        .method(Method::GET)
+        .uri("/resize")
+        .body(Body::Empty)
+        .unwrap();
+    let (status, body, resp) = call(&app(&ep, &[]), req).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    assert_eq!(resp.headers()["allow"], "POST");
+    let (_, body, _) = call(&app(&ep, &[]), post_json("/nope", &json!({}))).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/resize")
+    );
+}
+
+/// The image the fake model received, decoded.
+fn sent_image(ep: &FakeEndpoint) -> (image::ImageFormat, (u32, u32)) {
+    let calls = ep.calls.lock().unwrap();
+    let bytes = &calls.last().expect("the model was called").0;
+    let img = image::load_from_memory(bytes).unwrap();
+    (
+        image::guess_format(bytes).unwrap(),
+        (img.width(), img.height()),
+    )
+}
+
+#[tokio::test]
+async fn oversize_images_are_downscaled_to_jpeg_before_the_model_by_default() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let big = encoded(&noise(400, 300), image::ImageFormat::Png);
+    assert!(big.len() > 300_000);
+    let limits = [
+        ("MAX_IMAGE_BYTES", "100000"),
+        ("PREPROCESS_MAX_SIDE", "128"),
+    ];
+    for req in [
+        post("/predictions", Some("image/png"), big.clone()),
+        // Base64 over the model's limit is read too, up to what can reach a Lambda.
+        post_json("/predictions", &json!({"image": b64(&big), "k": 2})),
+    ] {
+        let (status, body, _) = call(&app(&ep, &limits), req).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sent_image(&ep), (image::ImageFormat::Jpeg, (128, 96)));
+    }
+    assert!(
+        ep.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(b, _)| b.len() <= 100_000)
+    );
+}
+
+#[tokio::test]
+async fn oversize_images_within_the_limit_reach_the_model_unchanged() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let image = png(1000, 800);
+    let (status, _, _) = call(
+        &app(&ep, &[("PREPROCESS_MAX_SIDE", "64")]),
+        post("/predictions", Some("image/png"), image.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&ep.calls.lock().unwrap()[0].0[..], &image[..]);
+}
+
+#[tokio::test]
+async fn oversize_data_that_cannot_be_decoded_still_gets_413() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let mut big = JPEG.to_vec();
+    big.resize(5000, 0x55);
+    for preprocess in ["oversize", "always"] {
+        let (status, body, _) = call(
+            &app(
+                &ep,
+                &[("MAX_IMAGE_BYTES", "1000"), ("PREPROCESS", preprocess)],
+            ),
+            post("/predictions", Some("image/jpeg"), big.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            "{preprocess}"
+        );
+    }
+    assert!(ep.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn preprocess_always_shrinks_every_image_and_passes_the_rest_through() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let a = app(
+        &ep,
+        &[("PREPROCESS", "always"), ("PREPROCESS_MAX_SIDE", "100")],
+    );
+    let (status, _, _) = call(&a, post("/predictions", Some("image/png"), png(1000, 500))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sent_image(&ep), (image::ImageFormat::Jpeg, (100, 50)));
+    // Undecodable but within the limit: the model decides, as with PREPROCESS=off.
+    let (status, _, _) = call(&a, post("/predictions", Some("image/jpeg"), JPEG.to_vec())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&ep.calls.lock().unwrap()[1].0[..], JPEG);
+}
+
+#[tokio::test]
+async fn preprocess_off_keeps_rejecting_oversize_base64_before_decoding() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let big = encoded(&noise(100, 100), image::ImageFormat::Png);
+    let (status, body, _) = call(
+        &app(&ep, &[("MAX_IMAGE_BYTES", "1000"), ("PREPROCESS", "off")]),
+        post_json("/predictions", &json!({"image": b64(&big)})),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    assert!(ep.calls.lock().unwrap().is_empty());
+}
