@@ -173,7 +173,7 @@ def spawn_rust(
         # No image decoding: the overhead benchmark sends the bytes through untouched.
         {"PREPROCESS": "off", "LAMBDA_TASK_ROOT": str(workdir)},
     )
-    return FunctionProcess("rust", [str(binary)], env, workdir, workdir / "rust.log", first_event)
+    return FunctionProcess("rust", [str(Path(binary).resolve())], env, workdir, workdir / "rust.log", first_event)
 
 
 def spawn_python(
@@ -206,12 +206,24 @@ def fake_image(size: int, seed: int = 7) -> bytes:
 
 def apigw_event(image: bytes, k: int) -> bytes:
     """An API Gateway REST (v1) proxy event for `POST /` with the original's JSON body."""
-    body = json.dumps({"data": base64.b64encode(image).decode(), "topk": k})
+    return _apigw_event("POST", "/", json.dumps({"data": base64.b64encode(image).decode(), "topk": k}))
+
+
+def runtime_only_event(kind: str) -> bytes:
+    """An event each implementation answers without calling SageMaker: the cost of the Lambda
+    runtime, event parsing, routing and the response. Rust: `GET /health`; the Python
+    reference has no such route, so: `POST /` without image data (its 400 path)."""
+    if kind == "rust":
+        return _apigw_event("GET", "/health", None)
+    return _apigw_event("POST", "/", "{}")
+
+
+def _apigw_event(method: str, path: str, body: Optional[str]) -> bytes:
     return json.dumps(
         {
-            "resource": "/",
-            "path": "/",
-            "httpMethod": "POST",
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
             "headers": {"Content-Type": "application/json", "Host": "bench.execute-api.us-east-1.amazonaws.com"},
             "multiValueHeaders": {
                 "Content-Type": ["application/json"],
@@ -222,9 +234,9 @@ def apigw_event(image: bytes, k: int) -> bytes:
             "pathParameters": None,
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": "/",
-                "httpMethod": "POST",
-                "path": "/prod/",
+                "resourcePath": path,
+                "httpMethod": method,
+                "path": "/prod" + path,
                 "stage": "prod",
                 "requestId": "bench-request",
                 "accountId": "123456789012",

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .fake_sagemaker import FakeSageMaker
-from .functions import RUST_BINARY, SPAWNERS, apigw_event, fake_image, scratch_dir
+from .functions import RUST_BINARY, SPAWNERS, apigw_event, fake_image, runtime_only_event, scratch_dir
 from .machine import describe
 
 KINDS = ("rust", "python")
@@ -36,7 +36,7 @@ def answer(inv) -> tuple[int, list[int]]:
     body = json.loads(resp["body"])
     if "predictions" in body:  # Rust
         return status, [p["index"] for p in body["predictions"]]
-    return status, list(body["indexes"])  # Python reference
+    return status, list(body.get("indexes", []))  # Python reference
 
 
 def cold_starts(sagemaker: FakeSageMaker, rounds: int, workdir: Path, log) -> dict:
@@ -74,33 +74,42 @@ def cold_starts(sagemaker: FakeSageMaker, rounds: int, workdir: Path, log) -> di
     return results
 
 
-def warm_configs(classes: int) -> list[tuple[int, int]]:
-    """(k, image bytes) pairs measured for one class count."""
-    configs = [(5, SMALL_IMAGE), (classes, SMALL_IMAGE)]
-    if classes == CLASS_COUNTS[0]:
-        configs += [(5, size) for size in IMAGE_SIZES if size != SMALL_IMAGE]
-    return configs
+def warm_processes() -> list[tuple[str, int, list[tuple[int, int]]]]:
+    """(name, classes, [(k, image bytes)]) per function process. The image-size sweep gets its
+    own process so the peak RSS of small requests is not the peak of a 4 MB one."""
+    small = [(str(c), c, [(5, SMALL_IMAGE), (c, SMALL_IMAGE)]) for c in CLASS_COUNTS]
+    # k = 0: the runtime-only event (no SageMaker call), to split the cost.
+    small[0][2].insert(0, (0, 0))
+    images = [(f"{CLASS_COUNTS[0]}, images to {IMAGE_SIZES[-1] // 1_000_000} MB", CLASS_COUNTS[0],
+               [(5, size) for size in IMAGE_SIZES if size != SMALL_IMAGE])]
+    return small[:1] + images + small[1:]
 
 
 def warm_requests(sagemaker: FakeSageMaker, requests: int, warmup: int, budget_s: float, workdir: Path, log):
     """Per-request CPU for every configuration, and the peak RSS of each process."""
     warm, rss = [], []
-    for classes in CLASS_COUNTS:
+    for name, classes, configs in warm_processes():
         expected = {}
         for kind in KINDS:
             with SPAWNERS[kind](f"bench-{classes}", sagemaker.url, workdir) as f:
-                for k, image_bytes in warm_configs(classes):
-                    event = apigw_event(fake_image(image_bytes), k)
+                for k, image_bytes in configs:
+                    if k == 0:
+                        event = runtime_only_event(kind)
+                    else:
+                        event = apigw_event(fake_image(image_bytes), k)
                     cpu_us, wall_us = [], []
                     started = time.monotonic()
                     for i in range(warmup + requests):
                         inv = f.runtime.invoke(event, INVOKE_TIMEOUT_S)
                         status, indexes = answer(inv)
-                        if status != 200 or len(indexes) != min(k, classes):
+                        if k == 0:
+                            if status != (200 if kind == "rust" else 400):
+                                raise RuntimeError(f"{kind} runtime-only event: {inv.body[:300]!r}")
+                        elif status != 200 or len(indexes) != min(k, classes):
                             raise RuntimeError(f"{kind} {classes} k={k}: {inv.body[:300]!r}")
                         # Both must rank the same classes first (random floats: no ties).
                         first = expected.setdefault((k, image_bytes), indexes[:5])
-                        if indexes[:5] != first:
+                        if k and indexes[:5] != first:
                             raise RuntimeError(f"{kind} disagrees on the top 5: {indexes[:5]} vs {first}")
                         if i >= warmup:
                             cpu_us.append(inv.cpu_ns / 1e3)
@@ -124,7 +133,8 @@ def warm_requests(sagemaker: FakeSageMaker, requests: int, warmup: int, budget_s
                 peak = f.peak_rss_kib()
                 done = f.stop()
                 rss.append(
-                    {"kind": kind, "classes": classes, "vmhwm_kib": peak, "ru_maxrss_kib": done.maxrss_kib}
+                    {"kind": kind, "process": name, "classes": classes, "vmhwm_kib": peak,
+                     "ru_maxrss_kib": done.maxrss_kib}
                 )
     return warm, rss
 
