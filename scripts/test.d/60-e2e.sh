@@ -2,7 +2,8 @@
 # End to end over real HTTP: starts the local stack exactly as scripts/dev does (model-server +
 # the function under cargo lambda watch), on free ports, then runs tests/e2e (the API with real
 # photos and every error row, checked against openapi.yaml; boto3 and the AWS CLI against
-# model-server) and the smoke test. The stack is torn down on success and on failure.
+# model-server), schemathesis (generated requests, every response conforming, no 5xx) and the
+# smoke test. The stack is torn down on success and on failure.
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/scripts/lib/stack.sh"
@@ -28,5 +29,12 @@ start_stack "$model_port" "$api_port" "$logs"
 
 export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME
 python3 -m pytest -q -p no:cacheprovider tests/e2e
+# Property-based contract tests: schemathesis generates valid and invalid requests from
+# openapi.yaml; every response must conform (status, content type, schema, headers) and none may
+# be a 5xx. Bounded and seeded, so a failure reproduces.
+log "schemathesis against the local stack (openapi.yaml)"
+(cd tests/e2e && SCHEMATHESIS_HOOKS=st_hooks PYTHONPATH=. st run "$ROOT/openapi.yaml" --url "$STACK_API_URL" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+  --max-examples 50 --seed 20261126 --no-color)
 log "scripts/smoke-test against the local stack"
 scripts/smoke-test "$STACK_API_URL"
