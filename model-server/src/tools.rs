@@ -146,12 +146,7 @@ pub fn bench(args: &BenchArgs, out: &mut impl Write) -> Result<(), ToolError> {
         result?;
         forward.push(elapsed);
     }
-    writeln!(
-        out,
-        "forward pass (224x224, 1 thread): {}",
-        summary(forward)
-    )
-    .map_err(io)?;
+    writeln!(out, "forward pass (224x224): {}", summary(forward)).map_err(io)?;
 
     let mut end_to_end = Vec::with_capacity(iterations);
     for _ in 0..iterations {
@@ -161,7 +156,7 @@ pub fn bench(args: &BenchArgs, out: &mut impl Write) -> Result<(), ToolError> {
     }
     writeln!(
         out,
-        "decode + preprocess + forward + softmax, 1 thread: {}",
+        "decode + preprocess + forward + softmax, sequential: {}",
         summary(end_to_end)
     )
     .map_err(io)?;
