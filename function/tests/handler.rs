@@ -1260,3 +1260,21 @@ async fn preprocess_off_keeps_rejecting_oversize_base64_before_decoding() {
     );
     assert!(ep.calls.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rest_event_for_resize_with_a_binary_body_answers_the_image() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let resp = app(&ep, &[])
+        .handle(event("apigw_rest_resize_raw_png.json"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(resp.headers().contains_key("x-request-id"));
+    // lambda_http answers a binary body with isBase64Encoded: true, which API Gateway decodes
+    // because the request's Accept (image/png) matches the binary media type image/*.
+    let Body::Binary(bytes) = resp.body() else {
+        panic!("expected a binary body")
+    };
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png).unwrap();
+    assert_eq!((img.width(), img.height()), (4, 2));
+}
