@@ -62,6 +62,8 @@ start_stack() {
     >>"$api_out" 2>&1 &
   STACK_PIDS+=("$!")
 
+  STACK_MODEL_PID="${STACK_PIDS[0]}"
+  STACK_API_PGID="${STACK_PIDS[1]}"
   STACK_MODEL_URL="http://127.0.0.1:$model_port"
   STACK_API_URL="http://127.0.0.1:$api_port/lambda-url/sagefront-function"
   wait_for "$STACK_MODEL_URL/ping" "model-server" 120
@@ -81,17 +83,30 @@ wait_for() {
   log "$name is up ($url)"
 }
 
-# stop_stack: TERM to each process group (cargo-lambda and the function it runs included), then
-# KILL whatever is left after five seconds.
+# descendants PID...: every process below the given ones.
+descendants() {
+  local pid child
+  for pid in "$@"; do
+    for child in $(pgrep -P "$pid" 2>/dev/null); do echo "$child"; descendants "$child"; done
+  done
+}
+
+# stop_stack: TERM to each process group, and to every descendant (cargo-lambda starts the
+# function in a session of its own, so killing its group alone could orphan it), then KILL
+# whatever is left after five seconds.
 stop_stack() {
   local pid
+  local children=($(descendants "${STACK_PIDS[@]}"))
   for pid in "${STACK_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     local alive=0
     for pid in "${STACK_PIDS[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+    for pid in "${children[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     [ "$alive" = 0 ] && break
     sleep 0.1
   done
   for pid in "${STACK_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  for pid in "${children[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   STACK_PIDS=()
 }
