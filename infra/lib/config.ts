@@ -143,6 +143,78 @@ export interface Timeouts {
   readonly invokeMs: number;
 }
 
+/**
+ * Alarm thresholds of a stage (`alarms` in cdk.json). Count thresholds are per one-minute
+ * period; "D of E" alarms fire when `datapointsToAlarm` of the last `evaluationPeriods` minutes
+ * breach. Latencies are in milliseconds (SageMaker reports microseconds; the construct converts).
+ */
+export interface AlarmsConfig {
+  /** E-mail subscribed to a new, KMS-encrypted alarm topic. @default none */
+  readonly email?: string;
+  /** An existing SNS topic the alarms notify (instead of, or as well as, `email`). @default none */
+  readonly topicArn?: string;
+  /** @default 5 */
+  readonly evaluationPeriods: number;
+  /** @default 3 */
+  readonly datapointsToAlarm: number;
+  /** API Gateway 5XXError rate, percent of requests (Average × 100). @default 5 */
+  readonly api5xxPercent: number;
+  /** API Gateway Latency p99, ms. @default 10000 */
+  readonly apiLatencyP99Ms: number;
+  /** Lambda Errors (handler failures: bugs, crashes) on the alias per minute, 1 of 1. @default 1 */
+  readonly functionErrors: number;
+  /** Lambda Throttles on the alias per minute. @default 1 */
+  readonly functionThrottles: number;
+  /** Lambda Duration p99 as a percent of the Lambda timeout. @default 80 */
+  readonly functionDurationPercent: number;
+  /** Requests answered with one server-side error code (model_error, …) per minute. @default 5 */
+  readonly errorCodeCount: number;
+  /** SageMaker Invocation5XXErrors per minute. @default 5 */
+  readonly model5xx: number;
+  /** SageMaker ModelLatency p99, ms. @default 5000 */
+  readonly modelLatencyP99Ms: number;
+  /** SageMaker ModelSetupTime (serverless cold start) Maximum, ms; serverless only. @default 30000 */
+  readonly modelSetupTimeMs: number;
+  /**
+   * SageMaker Invocations per hour above which the cost alarm fires.
+   * @default 3 × the usage plan's average hourly quota (quota.limit ÷ hours in quota.period)
+   */
+  readonly invocationsPerHour: number;
+}
+
+/** CodeDeploy configurations for shifting the function alias; `none` creates no deployment group. */
+export const FUNCTION_DEPLOYMENTS = [
+  'none', 'allAtOnce',
+  'canary10Percent5Minutes', 'canary10Percent10Minutes', 'canary10Percent15Minutes', 'canary10Percent30Minutes',
+  'linear10PercentEvery1Minute', 'linear10PercentEvery2Minutes', 'linear10PercentEvery3Minutes', 'linear10PercentEvery10Minutes',
+] as const;
+export type FunctionDeployment = typeof FUNCTION_DEPLOYMENTS[number];
+
+/**
+ * SageMaker deployment guardrails for an instance variant: blue/green with the given traffic
+ * shifting, a baking period, and auto-rollback on the model alarms.
+ */
+export interface EndpointRolloutConfig {
+  /** @default 'allAtOnce' (canary/linear need more than one instance: a canary may be at most half the fleet) */
+  readonly trafficRouting: 'allAtOnce' | 'canary' | 'linear';
+  /** Canary size or linear step, percent of the fleet's capacity (canary ≤ 50). @default 50 */
+  readonly stepPercent: number;
+  /** Wait between traffic shifts, seconds. @default 300 */
+  readonly waitSeconds: number;
+  /** Baking period after the last shift before the old fleet is terminated, seconds. @default 600 */
+  readonly bakeSeconds: number;
+  /** Give up (and roll back) after this long, seconds (600–14400). @default 3600 */
+  readonly maxExecutionSeconds: number;
+}
+
+/** How changes reach traffic (`rollout` in cdk.json). */
+export interface RolloutConfig {
+  /** @default 'canary10Percent5Minutes' */
+  readonly function: FunctionDeployment;
+  /** Applies to instance variants only. */
+  readonly endpoint: EndpointRolloutConfig;
+}
+
 /** A fully resolved stage. */
 export interface StageConfig {
   /** Key in `sagefront:stages`, e.g. `dev`; also the API Gateway stage name. */
@@ -156,6 +228,10 @@ export interface StageConfig {
   readonly function: FunctionConfig;
   readonly api: ApiConfig;
   readonly timeouts: Timeouts;
+  readonly alarms: AlarmsConfig;
+  readonly rollout: RolloutConfig;
+  /** A CloudWatch dashboard for the stage. @default true */
+  readonly dashboard: boolean;
 }
 
 /** Payload limits of SageMaker InvokeEndpoint: 4 MB serverless, 6 MB real-time. */
@@ -255,7 +331,7 @@ export function parseStage(stageName: string, raw: unknown): StageConfig {
     );
   }
   const root = Reader.root(stageName, raw);
-  root.only(['env', 'model', 'function', 'api']);
+  root.only(['env', 'model', 'function', 'api', 'alarms', 'rollout', 'dashboard']);
 
   const env = root.optObj('env');
   let envConfig: StageConfig['env'];
@@ -289,6 +365,9 @@ export function parseStage(stageName: string, raw: unknown): StageConfig {
     function: fnConfig,
     api,
     timeouts: deriveTimeouts(timeoutSeconds),
+    alarms: parseAlarms(root.optObj('alarms') ?? Reader.empty(stageName, 'alarms'), api),
+    rollout: parseRollout(root.optObj('rollout') ?? Reader.empty(stageName, 'rollout'), model),
+    dashboard: root.optBool('dashboard') ?? true,
   };
 }
 
@@ -409,6 +488,72 @@ function parseApi(r: Reader): ApiConfig {
   };
 }
 
+const QUOTA_PERIOD_HOURS: Readonly<Record<QuotaPeriod, number>> = { DAY: 24, WEEK: 168, MONTH: 720 };
+
+/** The cost alarm's default: three times the average hourly rate the usage-plan quota allows. */
+export function defaultInvocationsPerHour(quota: ApiConfig['quota']): number {
+  return Math.ceil((3 * quota.limit) / QUOTA_PERIOD_HOURS[quota.period]);
+}
+
+function parseAlarms(r: Reader, api: ApiConfig): AlarmsConfig {
+  r.only(['email', 'topicArn', 'evaluationPeriods', 'datapointsToAlarm', 'api5xxPercent', 'apiLatencyP99Ms',
+    'functionErrors', 'functionThrottles', 'functionDurationPercent', 'errorCodeCount', 'model5xx',
+    'modelLatencyP99Ms', 'modelSetupTimeMs', 'invocationsPerHour']);
+  const evaluationPeriods = r.optInt('evaluationPeriods', 1, 60) ?? 5;
+  const datapointsToAlarm = r.optInt('datapointsToAlarm', 1, 60) ?? Math.min(3, evaluationPeriods);
+  if (datapointsToAlarm > evaluationPeriods) {
+    r.fail(`datapointsToAlarm (${datapointsToAlarm}) must not exceed evaluationPeriods (${evaluationPeriods})`);
+  }
+  return {
+    email: r.optStr('email', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
+    topicArn: r.optStr('topicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'the ARN of an SNS topic'),
+    evaluationPeriods,
+    datapointsToAlarm,
+    api5xxPercent: r.optInt('api5xxPercent', 1, 100) ?? 5,
+    apiLatencyP99Ms: r.optInt('apiLatencyP99Ms', 10, 29_000) ?? 10_000,
+    functionErrors: r.optInt('functionErrors', 1, 1_000_000) ?? 1,
+    functionThrottles: r.optInt('functionThrottles', 1, 1_000_000) ?? 1,
+    functionDurationPercent: r.optInt('functionDurationPercent', 10, 100) ?? 80,
+    errorCodeCount: r.optInt('errorCodeCount', 1, 1_000_000) ?? 5,
+    model5xx: r.optInt('model5xx', 1, 1_000_000) ?? 5,
+    modelLatencyP99Ms: r.optInt('modelLatencyP99Ms', 1, 3_600_000) ?? 5_000,
+    modelSetupTimeMs: r.optInt('modelSetupTimeMs', 1, 3_600_000) ?? 30_000,
+    invocationsPerHour: r.optInt('invocationsPerHour', 1, 2_000_000_000) ?? defaultInvocationsPerHour(api.quota),
+  };
+}
+
+function parseRollout(r: Reader, model: ModelConfig): RolloutConfig {
+  r.only(['function', 'endpoint']);
+  const fn = r.oneOf('function', FUNCTION_DEPLOYMENTS, 'canary10Percent5Minutes');
+  const e = r.optObj('endpoint') ?? Reader.empty(r.stageName, 'rollout.endpoint');
+  e.only(['trafficRouting', 'stepPercent', 'waitSeconds', 'bakeSeconds', 'maxExecutionSeconds']);
+  const endpoint: EndpointRolloutConfig = {
+    trafficRouting: e.oneOf('trafficRouting', ['allAtOnce', 'canary', 'linear'] as const, 'allAtOnce'),
+    stepPercent: e.optInt('stepPercent', 1, 100) ?? 50,
+    waitSeconds: e.optInt('waitSeconds', 0, 3600) ?? 300,
+    bakeSeconds: e.optInt('bakeSeconds', 0, 3600) ?? 600,
+    maxExecutionSeconds: e.optInt('maxExecutionSeconds', 600, 14_400) ?? 3600,
+  };
+  if (endpoint.trafficRouting === 'canary' && endpoint.stepPercent > 50) {
+    e.fail(`a canary may be at most 50% of the fleet (stepPercent is ${endpoint.stepPercent})`);
+  }
+  if (endpoint.trafficRouting !== 'allAtOnce' && model.source !== 'existing' && model.variant.type === 'instance') {
+    const a = model.variant.autoscaling;
+    const minInstances = a ? a.minCapacity : model.variant.initialInstanceCount;
+    if (minInstances < 2) {
+      e.fail(`trafficRouting "${endpoint.trafficRouting}" needs a fleet of at least 2 instances `
+        + `(the variant may run ${minInstances}); use "allAtOnce", which still bakes and rolls back`);
+    }
+  }
+  const shifts = endpoint.trafficRouting === 'linear' ? Math.ceil(100 / endpoint.stepPercent) : 1;
+  const waiting = shifts * endpoint.waitSeconds + endpoint.bakeSeconds;
+  if (waiting >= endpoint.maxExecutionSeconds) {
+    e.fail(`maxExecutionSeconds (${endpoint.maxExecutionSeconds}) must exceed the deployment's total waiting time `
+      + `(${shifts} × waitSeconds + bakeSeconds = ${waiting} s)`);
+  }
+  return { function: fn, endpoint };
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -424,6 +569,10 @@ class Reader {
 
   static empty(stage: string, path: string): Reader {
     return new Reader(stage, path, {});
+  }
+
+  get stageName(): string {
+    return this.stage;
   }
 
   private constructor(

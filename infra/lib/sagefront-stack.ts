@@ -9,9 +9,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { StageConfig } from './config';
+import { FunctionRollout } from './constructs/function-rollout';
 import { InferenceApi } from './constructs/inference-api';
 import { InferenceFunction } from './constructs/inference-function';
-import { ExistingEndpoint, IInferenceEndpoint, ModelImage, SageMakerEndpoint } from './constructs/model-endpoint';
+import { EndpointGuardrails, ExistingEndpoint, IInferenceEndpoint, ModelImage, SageMakerEndpoint } from './constructs/model-endpoint';
+import { alarmName, FUNCTION_ROLLBACK_ALARMS, MODEL_ROLLBACK_ALARMS, Operations, WatchedEndpoint } from './constructs/operations';
 
 /** Paths of the parts the stack packages, all inside one repository. */
 export interface SourceLayout {
@@ -36,11 +38,20 @@ export class SagefrontStack extends Stack {
   readonly endpoint: IInferenceEndpoint;
   readonly inferenceFunction: InferenceFunction;
   readonly inferenceApi: InferenceApi;
+  readonly operations: Operations;
+  /** Present unless `rollout.function` is `none`. */
+  readonly functionRollout?: FunctionRollout;
 
   constructor(scope: Construct, id: string, props: SagefrontStackProps) {
     super(scope, id, props);
     const { config, source } = props;
     const model = config.model;
+    // Instance variants update blue/green with baking, rolled back by the model alarms (named
+    // literally: the alarms watch the endpoint, so a reference would be a cycle).
+    const guardrails = (variant: { type: string }): EndpointGuardrails | undefined => variant.type !== 'instance' ? undefined : {
+      rollout: config.rollout.endpoint,
+      rollbackAlarmNames: MODEL_ROLLBACK_ALARMS.map((key) => alarmName(config.stackName, key)),
+    };
 
     switch (model.source) {
       case 'existing':
@@ -53,6 +64,7 @@ export class SagefrontStack extends Stack {
             file: source.modelServerDockerfile ?? 'model-server/Dockerfile',
           }),
           variant: model.variant,
+          guardrails: guardrails(model.variant),
         });
         break;
       case 'builtin':
@@ -60,6 +72,7 @@ export class SagefrontStack extends Stack {
           image: ModelImage.builtinImageClassification(),
           modelDataUrl: model.modelDataUrl,
           variant: model.variant,
+          guardrails: guardrails(model.variant),
         });
         break;
     }
@@ -88,7 +101,7 @@ export class SagefrontStack extends Stack {
 
     const api = config.api;
     this.inferenceApi = new InferenceApi(this, 'Api', {
-      handler: this.inferenceFunction.function,
+      handler: this.inferenceFunction.alias,
       stageName: config.stageName,
       integrationTimeout: Duration.millis(config.timeouts.integrationMs),
       throttleRateLimit: api.throttleRateLimit,
@@ -100,6 +113,38 @@ export class SagefrontStack extends Stack {
       corsAllowOrigin: api.corsAllowOrigin,
       webAclArn: api.webAclArn,
     });
+
+    let watched: WatchedEndpoint | undefined;
+    if (model.source !== 'existing') {
+      watched = {
+        endpointName: this.endpoint.endpointName,
+        variantName: SageMakerEndpoint.VARIANT_NAME,
+        serverless: model.variant.type === 'serverless',
+        maxConcurrency: model.variant.type === 'serverless' ? model.variant.maxConcurrency : undefined,
+      };
+    }
+    const alarms = config.alarms;
+    this.operations = new Operations(this, 'Operations', {
+      namePrefix: config.stackName,
+      metricNamespace: `sagefront/${config.stageName}`,
+      api: this.inferenceApi.api,
+      alias: this.inferenceFunction.alias,
+      functionTimeout: Duration.seconds(config.timeouts.functionSeconds),
+      logGroup: this.inferenceFunction.logGroup,
+      endpoint: watched,
+      thresholds: alarms,
+      alarmEmail: alarms.email,
+      alarmTopicArn: alarms.topicArn,
+      dashboard: config.dashboard,
+    });
+
+    if (config.rollout.function !== 'none') {
+      this.functionRollout = new FunctionRollout(this, 'Rollout', {
+        alias: this.inferenceFunction.alias,
+        deployment: config.rollout.function,
+        rollbackAlarms: FUNCTION_ROLLBACK_ALARMS.map((key) => this.operations.alarms[key]),
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the API (POST {ApiUrl}predictions)',

@@ -88,7 +88,8 @@ export class InferenceApi extends Construct {
     if (props.integrationTimeout.toMilliseconds() > 29_000 || props.integrationTimeout.toMilliseconds() < 50) {
       throw new Error(`integrationTimeout must be 50 ms to 29 s (got ${props.integrationTimeout.toMilliseconds()} ms)`);
     }
-    const handlerTimeout = props.handler instanceof lambda.Function ? props.handler.timeout : undefined;
+    const target = props.handler instanceof lambda.Alias ? props.handler.version.lambda : props.handler;
+    const handlerTimeout = target instanceof lambda.Function ? target.timeout : undefined;
     if (handlerTimeout && handlerTimeout.toMilliseconds() >= props.integrationTimeout.toMilliseconds()) {
       throw new Error(`the function's timeout (${handlerTimeout.toSeconds()} s) must be shorter than the integration `
         + `timeout (${props.integrationTimeout.toMilliseconds()} ms), so the function's own 504 reaches the client`);

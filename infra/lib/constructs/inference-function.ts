@@ -58,11 +58,18 @@ export interface InferenceFunctionProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Extra `cargo lambda build` flags. @default none */
   readonly cargoLambdaFlags?: string[];
+  /**
+   * Name of the alias callers invoke; it points at the version of the current code, and a
+   * CodeDeploy deployment group (when one is attached) shifts it gradually. @default 'live'
+   */
+  readonly aliasName?: string;
 }
 
-/** The function, its role and its log group. */
+/** The function, its role, its log group and the alias callers invoke. */
 export class InferenceFunction extends Construct {
   readonly function: lambda.Function;
+  /** What the API invokes: every code or configuration change publishes a version behind it. */
+  readonly alias: lambda.Alias;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -146,6 +153,12 @@ export class InferenceFunction extends Construct {
           ],
         },
       },
+    });
+
+    this.alias = new lambda.Alias(this, 'Alias', {
+      aliasName: props.aliasName ?? 'live',
+      version: this.function.currentVersion,
+      description: 'What the API invokes; CodeDeploy shifts it between versions when a deployment group is attached',
     });
 
     Validations.of(this.role).acknowledge({

@@ -9,7 +9,7 @@ import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
-import { BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, VariantConfig } from '../config';
+import { BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, EndpointRolloutConfig, VariantConfig } from '../config';
 
 /** What the function needs of an endpoint. */
 export interface IInferenceEndpoint {
@@ -133,6 +133,24 @@ export interface SageMakerEndpointProps {
   readonly variant: VariantConfig;
   /** Environment of the serving container. @default none */
   readonly environment?: Record<string, string>;
+  /**
+   * Deployment guardrails for endpoint updates: blue/green with this traffic shifting and baking
+   * period, rolled back when any of the named alarms fires. Instance variants only: canary and
+   * linear sizes are fleet capacity, which a serverless variant does not have (its updates use
+   * SageMaker's default blue/green, all at once, without baking).
+   * @default SageMaker's default (blue/green, all at once, no baking, no alarm rollback)
+   */
+  readonly guardrails?: EndpointGuardrails;
+}
+
+/** {@link SageMakerEndpointProps.guardrails}. */
+export interface EndpointGuardrails {
+  readonly rollout: EndpointRolloutConfig;
+  /**
+   * CloudWatch alarms (by literal name: the alarms watch this endpoint, so a reference would be a
+   * dependency cycle) that roll the update back while it runs and during the baking period.
+   */
+  readonly rollbackAlarmNames: readonly string[];
 }
 
 /**
@@ -223,8 +241,12 @@ export class SageMakerEndpoint extends Construct implements IInferenceEndpoint {
           },
       ],
     });
+    if (props.guardrails && variant.type !== 'instance') {
+      throw new Error('deployment guardrails apply to instance variants only (a serverless variant has no fleet capacity to shift)');
+    }
     this.endpoint = new sagemaker.CfnEndpoint(this, 'Endpoint', {
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
+      deploymentConfig: props.guardrails ? deploymentConfig(props.guardrails) : undefined,
     });
     this.endpointName = this.endpoint.attrEndpointName;
     this.endpointArn = this.endpoint.attrEndpointArn;
@@ -253,6 +275,30 @@ export class SageMakerEndpoint extends Construct implements IInferenceEndpoint {
       });
     }
   }
+}
+
+/** The `DeploymentConfig` of an endpoint: blue/green with baking and alarm-driven rollback. */
+function deploymentConfig(g: EndpointGuardrails): sagemaker.CfnEndpoint.DeploymentConfigProperty {
+  const r = g.rollout;
+  if (g.rollbackAlarmNames.length < 1 || g.rollbackAlarmNames.length > 10) {
+    throw new Error(`auto-rollback takes 1 to 10 alarms (got ${g.rollbackAlarmNames.length})`);
+  }
+  const step = { type: 'CAPACITY_PERCENT', value: r.stepPercent };
+  return {
+    blueGreenUpdatePolicy: {
+      trafficRoutingConfiguration: {
+        type: r.trafficRouting === 'allAtOnce' ? 'ALL_AT_ONCE' : r.trafficRouting === 'canary' ? 'CANARY' : 'LINEAR',
+        waitIntervalInSeconds: r.waitSeconds,
+        canarySize: r.trafficRouting === 'canary' ? step : undefined,
+        linearStepSize: r.trafficRouting === 'linear' ? step : undefined,
+      },
+      terminationWaitInSeconds: r.bakeSeconds,
+      maximumExecutionTimeoutInSeconds: r.maxExecutionSeconds,
+    },
+    autoRollbackConfiguration: {
+      alarms: g.rollbackAlarmNames.map((alarmName) => ({ alarmName })),
+    },
+  };
 }
 
 /** `s3://bucket/key` → `arn:<partition>:s3:::bucket/key`. */
