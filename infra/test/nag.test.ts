@@ -24,6 +24,9 @@ describe('AwsSolutionsChecks: zero unacknowledged findings', () => {
     ['builtin', () => stageConfig('prod', { model: { source: 'builtin', modelDataUrl: 's3://training-bucket/model.tar.gz' } })],
     ['existing', () => stageConfig('dev', { model: { source: 'existing', endpointName: 'Ep', variant: undefined } })],
     ['with a WAF web ACL', () => stageConfig('dev', { api: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/w/1' } })],
+    ['with an alarm e-mail (KMS-encrypted topic)', () => stageConfig('prod', { alarms: { email: 'ops@example.com' } })],
+    ['with an existing alarm topic', () => stageConfig('dev', { alarms: { topicArn: 'arn:aws:sns:us-east-1:123456789012:oncall' } })],
+    ['prod with a linear function rollout', () => stageConfig('prod', { rollout: { function: 'linear10PercentEvery1Minute' } })],
   ];
   test.each(cases)('%s', (_name, config) => {
     expect(() => synthWithNag(config())).not.toThrow();

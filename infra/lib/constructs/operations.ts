@@ -130,7 +130,7 @@ export class Operations extends Construct {
         metricValue: '1',
         unit: cloudwatch.Unit.COUNT,
       });
-      codeMetrics[code] = filter.metric({ statistic: 'Sum', period: minute, label: code });
+      codeMetrics[code] = filter.metric({ statistic: 'Sum', period: minute });
     }
 
     const add = (key: string, description: string, metric: cloudwatch.IMetric, threshold: number,
@@ -242,7 +242,7 @@ export class Operations extends Construct {
         }),
         new cloudwatch.GraphWidget({
           title: 'Error codes (function log)', width: 8, stacked: true,
-          left: ERROR_CODES.map((c) => codeMetrics[c]),
+          left: ERROR_CODES.map((c) => codeMetrics[c].with({ label: c })),
         }),
         new cloudwatch.GraphWidget({
           title: 'Function errors and throttles', width: 8,
