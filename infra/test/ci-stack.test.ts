@@ -2,13 +2,17 @@
  * The `sagefront-ci` stack: who may assume the GitHub deploy role (pinned claim by claim), what
  * the role may do, its configuration errors, and the cdk-nag gate on it.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { addNagChecks, addStages } from '../lib/app';
 import { CiConfig, parseCiConfig } from '../lib/ci-config';
 import { addCiStack, tagApiKeysForCi } from '../lib/ci-stack';
 import { ConfigError, StageConfig } from '../lib/config';
-import { FIXTURE, resourcesOf, stageConfig, testApp } from './helpers';
+import { cdkJsonContext, FIXTURE, REPO_ROOT, resourcesOf, stageConfig, testApp } from './helpers';
 
 const REPO = 'octo-org/sagefront';
 const STAGES = (): StageConfig[] => [stageConfig('dev'), stageConfig('prod')];
@@ -290,5 +294,38 @@ describe('configuration', () => {
 
   test('a non-object context is rejected', () => {
     expect(() => parseCiConfig('octo-org/sagefront', {}, STAGES())).toThrow(/"sagefront:ci" must be an object/);
+  });
+});
+
+describe('bin/app.ts', () => {
+  // Runs the real entry point the way the CDK CLI does (context and outdir through the
+  // environment), with bundling skipped.
+  function runApp(extra: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-app-'));
+    const context = { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...extra };
+    const res = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(REPO_ROOT, 'infra/bin/app.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      encoding: 'utf8',
+    });
+    return { status: res.status, stderr: res.stderr, outdir };
+  }
+
+  test('adds sagefront-ci for -c githubRepository and tags every stage\'s API key', () => {
+    const { status, stderr, outdir } = runApp({ githubRepository: REPO });
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.artifacts)).toEqual(expect.arrayContaining(['sagefront-dev', 'sagefront-prod', 'sagefront-ci']));
+    const prod = JSON.parse(fs.readFileSync(path.join(outdir, 'sagefront-prod.template.json'), 'utf8'));
+    const key = Object.values(prod.Resources as Record<string, { Type: string; Properties: { Tags?: unknown } }>)
+      .find((r) => r.Type === 'AWS::ApiGateway::ApiKey');
+    expect(key?.Properties.Tags).toEqual(expect.arrayContaining([{ Key: 'stage', Value: 'prod' }]));
+  });
+
+  test('a bad repository stops synthesis with the key in the message', () => {
+    const { status, stderr } = runApp({ githubRepository: 'not-a-repo' });
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/^sagefront: sagefront:ci.repository must be OWNER\/REPO/);
   });
 });
