@@ -127,7 +127,8 @@ export class SagefrontStack extends Stack {
     this.operations = new Operations(this, 'Operations', {
       namePrefix: config.stackName,
       metricNamespace: `sagefront/${config.stageName}`,
-      api: this.inferenceApi.api,
+      apiName: this.inferenceApi.restApiName,
+      apiStageName: this.inferenceApi.stageName,
       alias: this.inferenceFunction.alias,
       functionTimeout: Duration.seconds(config.timeouts.functionSeconds),
       logGroup: this.inferenceFunction.logGroup,

@@ -43,6 +43,8 @@ export interface InferenceApiProps {
   readonly corsAllowOrigin?: string;
   /** A regional WAFv2 web ACL to associate with the stage. @default none */
   readonly webAclArn?: string;
+  /** Name of the REST API (the `ApiName` dimension of its metrics). @default `sagefront-<stageName>` */
+  readonly restApiName?: string;
 }
 
 /** One API Gateway error re-shaped into the contract. */
@@ -79,6 +81,10 @@ export const CONTRACT_RESPONSES: readonly ContractResponse[] = [
 export class InferenceApi extends Construct {
   readonly api: apigw.RestApi;
   readonly accessLogGroup: logs.LogGroup;
+  /** The API's name: a literal, so alarms can name it without depending on the API's resources. */
+  readonly restApiName: string;
+  /** The stage name, likewise a literal. */
+  readonly stageName: string;
   /** Present when API keys are required. */
   readonly apiKey?: apigw.IApiKey;
   readonly usagePlan?: apigw.UsagePlan;
@@ -101,7 +107,10 @@ export class InferenceApi extends Construct {
     const keyRequired = props.apiKey !== undefined;
     const cors = props.corsAllowOrigin;
 
+    this.restApiName = props.restApiName ?? `sagefront-${props.stageName}`;
+    this.stageName = props.stageName;
     this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: this.restApiName,
       description: 'sagefront: image classification in front of a SageMaker endpoint',
       endpointTypes: [apigw.EndpointType.REGIONAL],
       binaryMediaTypes: BINARY_MEDIA_TYPES,

@@ -5,8 +5,7 @@
  * Alarm names are fixed strings (`<prefix>-<key>`, see {@link alarmName}) so that the endpoint's
  * deployment guardrails can name the alarms that watch it without a dependency cycle.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -85,7 +84,13 @@ export interface OperationsProps {
   readonly namePrefix: string;
   /** Namespace of the error-code metrics. */
   readonly metricNamespace: string;
-  readonly api: apigw.RestApi;
+  /**
+   * The REST API's name and stage, as literals. The alarms that roll back a function deployment
+   * must not depend on the API's resources: the API's methods depend on the alias, and the alias
+   * (through its CodeDeploy update policy) on the deployment group that references the alarms.
+   */
+  readonly apiName: string;
+  readonly apiStageName: string;
   /** The alias the API invokes. */
   readonly alias: lambda.Alias;
   /** The function's timeout (the duration alarm is a percentage of it). */
@@ -115,7 +120,13 @@ export class Operations extends Construct {
     super(scope, id);
     const t = props.thresholds;
     const minute = Duration.minutes(1);
-    const stage = props.api.deploymentStage;
+    if (Token.isUnresolved(props.apiName) || Token.isUnresolved(props.apiStageName)) {
+      throw new Error('apiName and apiStageName must be literals (a reference would make the rollback alarms depend on the API, a cycle)');
+    }
+    const apiDimensions = { ApiName: props.apiName, Stage: props.apiStageName };
+    const apiMetric = (metricName: string, o: cloudwatch.MetricOptions) => new cloudwatch.Metric({
+      namespace: 'AWS/ApiGateway', metricName, dimensionsMap: apiDimensions, ...o,
+    });
     const alias = props.alias;
 
     // Error codes from the structured log. No default value: a metric (and its cost) exists only
@@ -150,10 +161,10 @@ export class Operations extends Construct {
 
     add('api-5xx-rate', `More than ${t.api5xxPercent}% of API requests answered 5xx. First check: the error-code `
       + 'alarms and the function log (which code?), then the endpoint.',
-    stage.metricServerError({ statistic: 'Average', period: minute }), t.api5xxPercent / 100);
+    apiMetric('5XXError', { statistic: 'Average', period: minute }), t.api5xxPercent / 100);
     add('api-latency-p99', `API p99 latency above ${t.apiLatencyP99Ms} ms. First check: the dashboard\'s latency `
       + 'split (API vs function vs model), then endpoint scaling.',
-    stage.metricLatency({ statistic: 'p99', period: minute }), t.apiLatencyP99Ms);
+    apiMetric('Latency', { statistic: 'p99', period: minute }), t.apiLatencyP99Ms);
     add('function-errors', `Function invocation errors (a bug or a crash, not a contract error) >= ${t.functionErrors}/min. `
       + 'First check: the function log for panics; a running CodeDeploy deployment rolls back.',
     alias.metricErrors({ statistic: 'Sum', period: minute }), t.functionErrors, { oneOf1: true, comparison: atLeast });
@@ -235,9 +246,9 @@ export class Operations extends Construct {
         new cloudwatch.GraphWidget({
           title: 'Requests and API errors', width: 8,
           left: [
-            stage.metricCount({ statistic: 'Sum', period: minute, label: 'requests' }),
-            stage.metricClientError({ statistic: 'Sum', period: minute, label: '4xx' }),
-            stage.metricServerError({ statistic: 'Sum', period: minute, label: '5xx' }),
+            apiMetric('Count', { statistic: 'Sum', period: minute, label: 'requests' }),
+            apiMetric('4XXError', { statistic: 'Sum', period: minute, label: '4xx' }),
+            apiMetric('5XXError', { statistic: 'Sum', period: minute, label: '5xx' }),
           ],
         }),
         new cloudwatch.GraphWidget({
@@ -253,8 +264,8 @@ export class Operations extends Construct {
         }),
       ];
       const latency: cloudwatch.IMetric[] = [
-        stage.metricLatency({ statistic: 'p99', period: minute, label: 'API p99' }),
-        stage.metricIntegrationLatency({ statistic: 'p99', period: minute, label: 'integration p99' }),
+        apiMetric('Latency', { statistic: 'p99', period: minute, label: 'API p99' }),
+        apiMetric('IntegrationLatency', { statistic: 'p99', period: minute, label: 'integration p99' }),
         alias.metricDuration({ statistic: 'p99', period: minute, label: 'function p99' }),
       ];
       const capacity: cloudwatch.IMetric[] = [
