@@ -126,7 +126,7 @@ describe('alarms: metric, statistic and threshold from cdk.json', () => {
     expect(alarms(prod()).has('sagefront-prod-model-setup-time')).toBe(false);
   });
 
-  test('exact alarm sets: 14 in dev (serverless), 13 in prod', () => {
+  test('exact alarm sets: 15 in dev (serverless), 14 in prod', () => {
     const common = ['api-5xx-rate', 'api-latency-p99', 'function-errors', 'function-throttles', 'function-duration',
       ...ERROR_CODES.map((c) => `code-${c}`), 'model-5xx', 'model-latency-p99', 'model-invocations'];
     expect([...alarms(prod()).keys()].sort()).toEqual(common.map((k) => `sagefront-prod-${k}`).sort());
