@@ -26,7 +26,9 @@ out="$ROOT/cdk.out"
 rm -rf "$out"
 log "infra: cdk synth, all stages, with the real function build"
 t0=$SECONDS
-npx --no-install cdk synth --quiet --no-notices --ci --output "$out"
+# githubRepository adds the sagefront-ci stack (deploy role) so cfn-lint checks it too.
+npx --no-install cdk synth --quiet --no-notices --ci -c githubRepository=example-org/sagefront --output "$out"
+[ -f "$out/sagefront-ci.template.json" ] || die "cdk synth produced no template for sagefront-ci"
 log "infra: synth took $((SECONDS - t0))s"
 
 mapfile -t templates < <(find "$out" -maxdepth 1 -name '*.template.json' | sort)
