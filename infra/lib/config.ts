@@ -195,6 +195,11 @@ export type FunctionDeployment = typeof FUNCTION_DEPLOYMENTS[number];
  * shifting, a baking period, and auto-rollback on the model alarms.
  */
 export interface EndpointRolloutConfig {
+  /**
+   * Whether the instance endpoint gets guardrails at all (off: SageMaker's default blue/green,
+   * all at once, no baking, no alarm rollback). @default true
+   */
+  readonly enabled: boolean;
   /** @default 'allAtOnce' (canary/linear need more than one instance: a canary may be at most half the fleet) */
   readonly trafficRouting: 'allAtOnce' | 'canary' | 'linear';
   /** Canary size or linear step, percent of the fleet's capacity (canary ≤ 50). @default 50 */
@@ -526,8 +531,9 @@ function parseRollout(r: Reader, model: ModelConfig): RolloutConfig {
   r.only(['function', 'endpoint']);
   const fn = r.oneOf('function', FUNCTION_DEPLOYMENTS, 'canary10Percent5Minutes');
   const e = r.optObj('endpoint') ?? Reader.empty(r.stageName, 'rollout.endpoint');
-  e.only(['trafficRouting', 'stepPercent', 'waitSeconds', 'bakeSeconds', 'maxExecutionSeconds']);
+  e.only(['enabled', 'trafficRouting', 'stepPercent', 'waitSeconds', 'bakeSeconds', 'maxExecutionSeconds']);
   const endpoint: EndpointRolloutConfig = {
+    enabled: e.optBool('enabled') ?? true,
     trafficRouting: e.oneOf('trafficRouting', ['allAtOnce', 'canary', 'linear'] as const, 'allAtOnce'),
     stepPercent: e.optInt('stepPercent', 1, 100) ?? 50,
     waitSeconds: e.optInt('waitSeconds', 0, 3600) ?? 300,

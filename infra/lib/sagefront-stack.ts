@@ -48,7 +48,8 @@ export class SagefrontStack extends Stack {
     const model = config.model;
     // Instance variants update blue/green with baking, rolled back by the model alarms (named
     // literally: the alarms watch the endpoint, so a reference would be a cycle).
-    const guardrails = (variant: { type: string }): EndpointGuardrails | undefined => variant.type !== 'instance' ? undefined : {
+    const guardrails = (variant: { type: string }): EndpointGuardrails | undefined =>
+      variant.type !== 'instance' || !config.rollout.endpoint.enabled ? undefined : {
       rollout: config.rollout.endpoint,
       rollbackAlarmNames: MODEL_ROLLBACK_ALARMS.map((key) => alarmName(config.stackName, key)),
     };

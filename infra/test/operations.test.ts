@@ -307,6 +307,11 @@ describe('SageMaker deployment guardrails', () => {
     });
   });
 
+  test('rollout.endpoint.enabled: false leaves SageMaker\'s default update', () => {
+    const t = synthStage(stageConfig('prod', { rollout: { endpoint: { enabled: false } } })).template;
+    expect(deploymentConfig(t)).toBeUndefined();
+  });
+
   test('builtin on an instance variant gets the same guardrails', () => {
     const t = synthStage(stageConfig('prod', { model: { source: 'builtin', modelDataUrl: 's3://training-bucket/model.tar.gz' } })).template;
     expect(deploymentConfig(t)).toBeDefined();
@@ -429,7 +434,7 @@ describe('operations config validation', () => {
     });
     expect(c.rollout).toEqual({
       function: 'canary10Percent5Minutes',
-      endpoint: { trafficRouting: 'allAtOnce', stepPercent: 50, waitSeconds: 300, bakeSeconds: 600, maxExecutionSeconds: 3600 },
+      endpoint: { enabled: true, trafficRouting: 'allAtOnce', stepPercent: 50, waitSeconds: 300, bakeSeconds: 600, maxExecutionSeconds: 3600 },
     });
     expect(c.dashboard).toBe(true);
   });
