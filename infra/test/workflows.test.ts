@@ -54,7 +54,7 @@ describe('actionlint gate', () => {
     const res = lint();
     expect(res.stdout).toBe('');
     expect(res.status).toBe(0);
-    expect(res.stderr).toMatch(/3 workflow file\(s\), no findings/);
+    expect(res.stderr).toMatch(/workflow file\(s\), no findings/);
   });
 
   test('a broken workflow fails with file:line:column findings', () => {
