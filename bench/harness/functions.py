@@ -149,8 +149,6 @@ def lambda_env(endpoint_name: str, sagemaker_url: str, home: str, extra: Optiona
         "AWS_ACCESS_KEY_ID": "bench-dummy-key",
         "AWS_SECRET_ACCESS_KEY": "bench-dummy-secret",
         "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.path.join(home, "no-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(home, "no-credentials"),
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": sagemaker_url,
         "ENDPOINT_NAME": endpoint_name,
     }

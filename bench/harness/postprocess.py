@@ -92,6 +92,14 @@ def rust_side(inputs: Path) -> list[dict]:
                         "mean_ns": est["mean"]["point_estimate"],
                     }
                 )
+    for impl in ("current", "one_pass"):
+        for size in (10_000, 4_000_000):
+            path = base / "decode_base64" / impl / str(size) / "new" / "estimates.json"
+            if path.exists():
+                est = json.loads(path.read_text())
+                rows.append({"what": "decode_base64", "k": impl, "classes": size,
+                             "median_ns": est["median"]["point_estimate"],
+                             "mean_ns": est["mean"]["point_estimate"]})
     return rows
 
 
