@@ -36,7 +36,7 @@ const HEIGHT: u32 = 3000;
 /// Contain into 224 × 224 (EfficientNet-Lite0's input) keeps 4:3: 224 × 168.
 const OUT: (u32, u32) = (224, 168);
 
-const CASES: [(&str, &str); 6] = [
+const CASES: [(&str, &str); 7] = [
     (
         "baseline",
         "read the file only (the process's own footprint)",
@@ -54,6 +54,10 @@ const CASES: [(&str, &str); 6] = [
     (
         "preprocess",
         "imaging::transform, PREPROCESS defaults (512 px JPEG q90)",
+    ),
+    (
+        "worst-case",
+        "imaging::transform of a 40 MP RGBA PNG (the input limit) to 224 px",
     ),
 ];
 
@@ -111,6 +115,18 @@ fn run_case(case: &str, input: &Path, runs: usize) {
         match case {
             "baseline" => {
                 std::hint::black_box(&bytes);
+            }
+            "worst-case" => {
+                let spec = imaging::Spec {
+                    width: Some(OUT.0),
+                    height: Some(OUT.0),
+                    fit: imaging::Fit::Contain,
+                    format: Some(imaging::OutputFormat::Png),
+                    quality: imaging::DEFAULT_JPEG_QUALITY,
+                    enlarge: false,
+                };
+                let out = imaging::transform(&worst_case_png(), &spec).expect("transform");
+                output = format!("{}x{} PNG", out.width, out.height);
             }
             "preprocess" => {
                 let spec = imaging::Spec::shrink_to_jpeg(512);
@@ -200,6 +216,20 @@ fn photo_like_jpeg() -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 93)
         .encode_image(&image)
+        .expect("encode");
+    out.into_inner()
+}
+
+/// 8000 × 5000 (exactly 40 MP) RGBA with a gradient and varying alpha: the largest input the
+/// function decodes, in its widest 8-bit pixel type. Generated in the case's own process, so its
+/// encoding buffers count towards that case's peak and time (an upper bound).
+fn worst_case_png() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(8000, 5000, |x, y| {
+        image::Rgba([(x / 32) as u8, (y / 20) as u8, 128, ((x + y) / 64) as u8])
+    });
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(image)
+        .write_to(&mut out, ImageFormat::Png)
         .expect("encode");
     out.into_inner()
 }
