@@ -10,6 +10,7 @@
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod fuzzing;
 pub mod handler;
 pub mod image_kind;
 pub mod imaging;
