@@ -38,7 +38,12 @@ export interface GitHubDeployRoleProps {
     readonly regions: readonly string[];
     readonly resourceTags: Readonly<Record<string, string | readonly string[]>>;
   };
-  /** @default 1 hour (what a chained session into the bootstrap roles gets anyway) */
+  /**
+   * Longest session of the role. The CDK CLI re-assumes the bootstrap roles (one hour each) with
+   * this session while a deploy runs, so this bounds one stage's deploy: image build, endpoint
+   * update and any gradual Lambda rollout.
+   * @default 2 hours
+   */
   readonly maxSessionDuration?: Duration;
 }
 
@@ -61,7 +66,7 @@ export class GitHubDeployRole extends Construct {
     }
     this.role = new iam.Role(this, 'Role', {
       description: `GitHub Actions deployments of ${props.repository} (${props.branch} and environments ${props.environments.join(', ')})`,
-      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(2),
       // StringEquals on both claims: no wildcards, so a fork, another branch, a pull request or
       // another repository of the same owner never matches.
       assumedBy: new iam.WebIdentityPrincipal(props.provider.oidcProviderArn, {

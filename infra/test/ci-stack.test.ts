@@ -124,8 +124,8 @@ describe('trust: only this repository\'s main branch and its deployment environm
     ]);
   });
 
-  test('sessions last at most an hour', () => {
-    template.hasResourceProperties('AWS::IAM::Role', { MaxSessionDuration: 3600 });
+  test('sessions last at most two hours (the deploy job asks for exactly that)', () => {
+    template.hasResourceProperties('AWS::IAM::Role', { MaxSessionDuration: 7200 });
   });
 });
 

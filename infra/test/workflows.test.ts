@@ -186,6 +186,7 @@ describe('deploy.yml: synthesize once, dev, smoke test, approval, prod', () => {
     expect(creds[0].with).toMatchObject({
       'role-to-assume': '${{ vars.AWS_DEPLOY_ROLE_ARN }}',
       'aws-region': '${{ vars.AWS_REGION }}',
+      'role-duration-seconds': 7200,
     });
     for (const file of fs.readdirSync(WORKFLOWS)) {
       expect([file, fs.readFileSync(path.join(WORKFLOWS, file), 'utf8')])
