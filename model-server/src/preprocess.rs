@@ -3,13 +3,16 @@
 //! The format is sniffed from the bytes (JPEG, PNG or WebP; the Content-Type header is not
 //! trusted), the pixel count is checked from the header *before* decoding (decompression
 //! bombs), EXIF orientation is applied, then the shorter side is scaled to 256 and the centre
-//! 224×224 is kept (done as one crop-then-resize), and each channel becomes `(x - 127) / 128`,
+//! 224×224 is kept (done as one bilinear crop-and-resize with SIMD `fast_image_resize`), and
+//! each channel becomes `(x - 127) / 128`,
 //! the normalisation EfficientNet-Lite was trained with.
 
 use std::io::Cursor;
 
 use candle_core::{Device, Tensor};
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage, imageops};
+use fast_image_resize::images::{Image as FirImage, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 use crate::model::INPUT_SIZE;
 
@@ -96,26 +99,40 @@ pub fn decode(bytes: &[u8], limits: ImageLimits) -> Result<RgbImage, ImageError>
     Ok(image.into_rgb8())
 }
 
-/// Scales the shorter side to 256, keeps the centre 224×224 (as one crop of the original then
-/// one resize), and normalises to `(x - 127) / 128` in (3, 224, 224) channel-major order.
-#[must_use]
-pub fn to_input(image: &RgbImage) -> Vec<f32> {
+/// Scales the shorter side to 256, keeps the centre 224×224 (as one bilinear resize of the
+/// matching centre square of the original), and normalises to `(x - 127) / 128` in
+/// (3, 224, 224) channel-major order.
+///
+/// # Errors
+/// [`ImageError::Corrupt`] if the resizer rejects the image (it accepts every non-empty one).
+pub fn to_input(image: &RgbImage) -> Result<Vec<f32>, ImageError> {
     let (w, h) = image.dimensions();
-    let short = w.min(h) as usize;
+    let resize_error =
+        |e: &dyn std::fmt::Display| ImageError::Corrupt(format!("cannot resize: {e}"));
+    let src = ImageRef::new(w, h, image.as_raw(), PixelType::U8x3).map_err(|e| resize_error(&e))?;
     // The 224 crop of a 256-short-side image covers 224/256 of the original short side.
-    let side = ((short * INPUT_SIZE + RESIZE_SIZE / 2) / RESIZE_SIZE).max(1) as u32;
-    let (left, top) = ((w - side.min(w)) / 2, (h - side.min(h)) / 2);
-    let crop = imageops::crop_imm(image, left, top, side.min(w), side.min(h)).to_image();
+    let side = f64::from(w.min(h)) * INPUT_SIZE as f64 / RESIZE_SIZE as f64;
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(
+            (f64::from(w) - side) / 2.0,
+            (f64::from(h) - side) / 2.0,
+            side,
+            side,
+        );
     let size = INPUT_SIZE as u32;
-    let resized = imageops::resize(&crop, size, size, imageops::FilterType::Triangle);
+    let mut resized = FirImage::new(size, size, PixelType::U8x3);
+    Resizer::new()
+        .resize(&src, &mut resized, &options)
+        .map_err(|e| resize_error(&e))?;
     let plane = INPUT_SIZE * INPUT_SIZE;
     let mut out = vec![0f32; 3 * plane];
-    for (i, pixel) in resized.pixels().enumerate() {
-        for (c, &v) in pixel.0.iter().enumerate() {
+    for (i, pixel) in resized.buffer().chunks_exact(3).enumerate() {
+        for (c, &v) in pixel.iter().enumerate() {
             out[c * plane + i] = (f32::from(v) - 127.0) / 128.0;
         }
     }
-    out
+    Ok(out)
 }
 
 /// Decodes and preprocesses image bytes into a (3, 224, 224) tensor.
@@ -124,7 +141,7 @@ pub fn to_input(image: &RgbImage) -> Vec<f32> {
 /// [`ImageError`] as [`decode`].
 pub fn image_to_tensor(bytes: &[u8], limits: ImageLimits) -> Result<Tensor, ImageError> {
     let image = decode(bytes, limits)?;
-    let data = to_input(&image);
+    let data = to_input(&image)?;
     Tensor::from_vec(data, (3, INPUT_SIZE, INPUT_SIZE), &Device::Cpu)
         .map_err(|e| ImageError::Corrupt(e.to_string()))
 }
@@ -199,7 +216,7 @@ mod tests {
     #[test]
     fn input_is_normalised_channel_major() {
         let white = RgbImage::from_pixel(500, 300, image::Rgb([255, 0, 127]));
-        let x = to_input(&white);
+        let x = to_input(&white).unwrap();
         let plane = INPUT_SIZE * INPUT_SIZE;
         assert_eq!(x.len(), 3 * plane);
         assert!(x[..plane].iter().all(|&v| (v - 1.0).abs() < 1e-6));
@@ -213,7 +230,7 @@ mod tests {
 
     #[test]
     fn tiny_images_are_upscaled() {
-        let x = to_input(&gradient(1, 1));
+        let x = to_input(&gradient(1, 1)).unwrap();
         assert_eq!(x.len(), 3 * INPUT_SIZE * INPUT_SIZE);
     }
 }

@@ -148,6 +148,14 @@ pub fn bench(args: &BenchArgs, out: &mut impl Write) -> Result<(), ToolError> {
     }
     writeln!(out, "forward pass (224x224): {}", summary(forward)).map_err(io)?;
 
+    let mut preprocess = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let (result, elapsed) = time(|| image_to_tensor(&image, ImageLimits::default()));
+        result.map_err(ClassifyError::from)?;
+        preprocess.push(elapsed);
+    }
+    writeln!(out, "decode + preprocess: {}", summary(preprocess)).map_err(io)?;
+
     let mut end_to_end = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let (result, elapsed) = time(|| classifier.classify(&image));
