@@ -327,8 +327,8 @@ def render(s: dict, chart_name: Optional[str]) -> str:
         lines += ["", "### 7. The local stack under load (`wrk`)", "",
                   "The stack `scripts/dev` starts (model-server and the function under `cargo lambda "
                   "watch`, debug builds, on loopback), `POST /predictions` with china.jpg "
-                  f"({ld['image_bytes']:,} bytes, base64 in JSON), k = 5. Command: `{ld['command']}`; "
-                  f"each wrk thread stops after its share of {ld['target_requests']} responses.", "",
+                  f"({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld.get('duration_s', '?')} s. "
+                  f"Command: `{ld['command']}`; every response is checked (200 with predictions).", "",
                   "| requests | connections | p50 | p90 | p99 | max | throughput | errors |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                   f"| {ld['requests']} | {ld['connections']} | {ld['p50_us'] / 1e3:.1f} ms | "
