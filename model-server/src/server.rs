@@ -410,8 +410,8 @@ pub async fn shutdown_signal() {
 /// # Errors
 /// When the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, endpoints = ?state.options.endpoint_names, "listening");
+    let addr = listener.local_addr().map(|a: SocketAddr| a.to_string()).unwrap_or_default();
+    tracing::info!(%addr, endpoints = ?state.options.endpoint_names, "listening");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
