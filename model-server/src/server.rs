@@ -410,7 +410,10 @@ pub async fn shutdown_signal() {
 /// # Errors
 /// When the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    let addr = listener.local_addr().map(|a: SocketAddr| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a: SocketAddr| a.to_string())
+        .unwrap_or_default();
     tracing::info!(%addr, endpoints = ?state.options.endpoint_names, "listening");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
