@@ -172,38 +172,16 @@ impl<E: Endpoint> App<E> {
             .and_then(|v| v.to_str().ok());
         let query_k = query_param(req, "k");
 
-        let (image, k) = match request::body_kind(content_type, body)? {
-            BodyKind::Json => {
-                let obj = request::json_object(body)?;
-                let image = request::decode_base64(request::image_field(&obj)?, limit)?;
-                let k = match request::positive_int_field(&obj, &["k", "topk"], ApiError::InvalidK)?
-                {
-                    Some(k) => Some(k),
-                    None => query_k
-                        .as_deref()
-                        .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
-                        .transpose()?,
-                };
-                (image, k)
-            }
-            BodyKind::Raw => {
-                let k = query_k
-                    .as_deref()
-                    .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
-                    .transpose()?;
-                (body.to_vec(), k)
-            }
+        let kind = request::body_kind(content_type, body)?;
+        let (image, obj) = read_image(kind, body, limit, outcome)?;
+        // `k` (or the original's `topk`) in a JSON body wins over `?k=`.
+        let k = match request::positive_int_field(&obj, &["k", "topk"], ApiError::InvalidK)? {
+            Some(k) => Some(k),
+            None => query_k
+                .as_deref()
+                .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
+                .transpose()?,
         };
-        outcome.image_bytes = Some(image.len());
-        if image.is_empty() {
-            return Err(ApiError::MissingImage);
-        }
-        if image.len() > limit {
-            return Err(ApiError::PayloadTooLarge {
-                size: image.len(),
-                limit,
-            });
-        }
         if ImageKind::sniff(&image).is_none() {
             return Err(ApiError::InvalidImage(
                 "the data is not a JPEG, PNG, WebP, GIF or BMP image".to_owned(),
@@ -306,24 +284,7 @@ impl<E: Endpoint> App<E> {
             Some("image/gif" | "image/bmp") => BodyKind::Raw,
             _ => request::body_kind(content_type, body)?,
         };
-        let (image, obj) = match kind {
-            BodyKind::Json => {
-                let obj = request::json_object(body)?;
-                let image = request::decode_base64(request::image_field(&obj)?, limit)?;
-                (image, obj)
-            }
-            BodyKind::Raw => (body.to_vec(), serde_json::Map::new()),
-        };
-        outcome.image_bytes = Some(image.len());
-        if image.is_empty() {
-            return Err(ApiError::MissingImage);
-        }
-        if image.len() > limit {
-            return Err(ApiError::PayloadTooLarge {
-                size: image.len(),
-                limit,
-            });
-        }
+        let (image, obj) = read_image(kind, body, limit, outcome)?;
 
         // A JSON field wins over the query parameter of the same name.
         let int = |name: &str| -> Result<Option<u64>, ApiError> {
@@ -426,6 +387,35 @@ impl<E: Endpoint> App<E> {
         }
         resp
     }
+}
+
+/// The image of a request body (decoded from the JSON `image`/`data` field, or the raw bytes)
+/// and the JSON object it came in (empty for raw bodies), checked against `limit`.
+fn read_image(
+    kind: BodyKind,
+    body: &[u8],
+    limit: usize,
+    outcome: &mut Outcome,
+) -> Result<(Vec<u8>, serde_json::Map<String, serde_json::Value>), ApiError> {
+    let (image, obj) = match kind {
+        BodyKind::Json => {
+            let obj = request::json_object(body)?;
+            let image = request::decode_base64(request::image_field(&obj)?, limit)?;
+            (image, obj)
+        }
+        BodyKind::Raw => (body.to_vec(), serde_json::Map::new()),
+    };
+    outcome.image_bytes = Some(image.len());
+    if image.is_empty() {
+        return Err(ApiError::MissingImage);
+    }
+    if image.len() > limit {
+        return Err(ApiError::PayloadTooLarge {
+            size: image.len(),
+            limit,
+        });
+    }
+    Ok((image, obj))
 }
 
 fn json_body<T: Serialize>(value: &T) -> Body {
