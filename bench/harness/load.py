@@ -65,13 +65,37 @@ def photo() -> bytes:
     return (pathlib.Path(d.__file__).parent / "images" / "china.jpg").read_bytes()
 
 
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict:
+    threads = min(2, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
+           "-s", str(script), url.rstrip("/") + "/predictions"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    print(run.stdout, flush=True)
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr}")
+    line = next(l for l in run.stdout.splitlines() if l.startswith("WRK_JSON "))
+    result = json.loads(line.removeprefix("WRK_JSON "))
+    result |= {
+        "command": " ".join(cmd[:-3] + ["post.lua", "URL/predictions"]),
+        "connections": connections,
+        "threads": threads,
+        "duration_s": duration,
+        "errors": sum(result[k] for k in ("bad_responses", "connect_errors", "read_errors",
+                                          "write_errors", "status_errors", "timeouts")),
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+    }
+    print(f"[load] {connections} connections: {result['requests']} requests, p50 "
+          f"{result['p50_us'] / 1e3:.1f} ms, p99 {result['p99_us'] / 1e3:.1f} ms, errors {result['errors']}",
+          flush=True)
+    return result
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--url", required=True, help="the stack's API base URL (loopback only)")
-    ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--duration", type=int, default=30, help="seconds")
+    ap.add_argument("--connections", default="1,4", help="comma-separated; one wrk run each")
+    ap.add_argument("--duration", type=int, default=20, help="seconds per run")
     args = ap.parse_args(argv)
     host = urlparse(args.url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -83,28 +107,10 @@ def main(argv=None):
         body.write_text(json.dumps({"image": base64.b64encode(image).decode(), "k": 5}))
         script = Path(tmp, "post.lua")
         script.write_text(LUA % {"body": body})
-        cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-               "--timeout", "30s", "-s", str(script), args.url.rstrip("/") + "/predictions"]
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
-    print(run.stdout, flush=True)
-    if run.returncode != 0:
-        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr}")
-    line = next(l for l in run.stdout.splitlines() if l.startswith("WRK_JSON "))
-    result = json.loads(line.removeprefix("WRK_JSON "))
-    result |= {
-        "command": " ".join(cmd[:-3] + ["post.lua", cmd[-1]]),
-        "image_bytes": len(image),
-        "connections": args.connections,
-        "threads": args.threads,
-        "duration_s": args.duration,
-        "errors": sum(result[k] for k in ("bad_responses", "connect_errors", "read_errors",
-                                          "write_errors", "status_errors", "timeouts")),
-        "rps": result["requests"] / (result["duration_us"] / 1e6),
-    }
+        runs = [run_wrk(args.url, script, int(c), args.duration) for c in args.connections.split(",")]
+    result = {"image_bytes": len(image), "duration_s": args.duration, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(f"[load] {result['requests']} requests, p50 {result['p50_us'] / 1e3:.1f} ms, "
-          f"p99 {result['p99_us'] / 1e3:.1f} ms, errors {result['errors']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--binary", type=Path, required=True)
     ap.add_argument("--model-dir", type=Path, required=True)
-    ap.add_argument("--requests", type=int, default=40, help="requests per concurrency level")
+    ap.add_argument("--requests", type=int, default=100, help="requests per concurrency level")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per level, at most")
     args = ap.parse_args(argv)
     port = free_port()

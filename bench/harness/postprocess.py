@@ -100,6 +100,15 @@ def rust_side(inputs: Path) -> list[dict]:
                 rows.append({"what": "decode_base64", "k": impl, "classes": size,
                              "median_ns": est["median"]["point_estimate"],
                              "mean_ns": est["mean"]["point_estimate"]})
+    for impl in ("current", "packed"):
+        for label in ("k=5", "k=all"):
+            for classes in (1_000, 21_843):
+                path = base / "top_k_variants" / f"{impl}_{label}" / str(classes) / "new" / "estimates.json"
+                if path.exists():
+                    est = json.loads(path.read_text())
+                    rows.append({"what": "top_k_variants", "k": f"{impl} {label}", "classes": classes,
+                                 "median_ns": est["median"]["point_estimate"],
+                                 "mean_ns": est["mean"]["point_estimate"]})
     return rows
 
 

@@ -113,6 +113,7 @@ def summarize(results: Path) -> dict:
     if pp and "rust" in pp:
         rust = {(r["what"], r["k"], r["classes"]): r for r in pp["rust"]}
         s["decode"] = {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "decode_base64"}
+        s["topk_variants"] = {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "top_k_variants"}
         s["postprocess"] = [
             {**p, "rust_ns": rust[(p["what"], p["k"], p["classes"])]["median_ns"],
              "ratio": p["median_ns"] / rust[(p["what"], p["k"], p["classes"])]["median_ns"]}
@@ -310,6 +311,22 @@ def render(s: dict, chart_name: Optional[str]) -> str:
                 lines.append(f"| {_bytes(size)} | {_fmt_us(cur / 1e3)} | {_fmt_us(new / 1e3)} | "
                              f"{_fmt_us((cur - new) / 1e3)} |")
 
+    if s.get("topk_variants"):
+        t = s["topk_variants"]
+        numpy = {(p["k"], p["classes"]): p["median_ns"] for p in s.get("postprocess", []) if p["what"] == "top_k"}
+        lines += ["", "Top-k selection (`top_k::top_k`) against a proposal kept in the benchmark file: the "
+                  "same partial selection and sort on packed integer keys (probability bits, complemented, "
+                  "and the index) instead of structs compared with `total_cmp`:", "",
+                  "| classes | k | current | packed keys | numpy argsort (reference) |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        for classes in (1_000, 21_843):
+            for label in ("k=5", "k=all"):
+                cur, new = t.get((f"current {label}", classes)), t.get((f"packed {label}", classes))
+                if cur and new:
+                    ref = numpy.get((label, classes))
+                    lines.append(f"| {classes:,} | {label.removeprefix('k=')} | {_fmt_us(cur / 1e3)} | "
+                                 f"{_fmt_us(new / 1e3)} | {_fmt_us(ref / 1e3) if ref else '-'} |")
+
     if "model_server" in s:
         ms = s["model_server"]
         lines += ["", "### 6. model-server (EfficientNet-Lite0, candle, CPU)", "",
@@ -328,13 +345,15 @@ def render(s: dict, chart_name: Optional[str]) -> str:
         lines += ["", "### 7. The local stack under load (`wrk`)", "",
                   "The stack `scripts/dev` starts (model-server and the function under `cargo lambda "
                   "watch`, debug builds, on loopback), `POST /predictions` with china.jpg "
-                  f"({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld.get('duration_s', '?')} s. "
-                  f"Command: `{ld['command']}`; every response is checked (200 with predictions).", "",
-                  "| requests | connections | p50 | p90 | p99 | max | throughput | errors |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-                  f"| {ld['requests']} | {ld['connections']} | {ld['p50_us'] / 1e3:.1f} ms | "
-                  f"{ld['p90_us'] / 1e3:.1f} ms | {ld['p99_us'] / 1e3:.1f} ms | {ld['max_us'] / 1e3:.1f} ms | "
-                  f"{ld['rps']:.1f} req/s | {ld['errors']} |"]
+                  f"({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld['duration_s']} s "
+                  "per row; wrk's Lua hooks check every response (200 with predictions). Command: "
+                  f"`{ld['runs'][0]['command']}` with `-c` as in the table.", "",
+                  "| connections | requests | p50 | p90 | p99 | max | throughput | errors |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in ld["runs"]:
+            lines.append(f"| {r['connections']} | {r['requests']} | {r['p50_us'] / 1e3:.1f} ms | "
+                         f"{r['p90_us'] / 1e3:.1f} ms | {r['p99_us'] / 1e3:.1f} ms | {r['max_us'] / 1e3:.1f} ms | "
+                         f"{r['rps']:.1f} req/s | {r['errors']} |")
 
     if chart_name:
         lines += ["", f"![Rust vs Python: cold start, CPU per request, peak RSS, post-processing]({chart_name})"]
@@ -420,6 +439,7 @@ def main(argv=None):
         chart_name = str(args.chart.resolve().relative_to(args.markdown.resolve().parent))
     splice(args.markdown, render(s, chart_name))
     s.pop("decode", None)  # tuple keys
+    s.pop("topk_variants", None)
     (args.results / "summary.json").write_text(json.dumps(s, indent=1, default=str))
     print(f"[report] wrote {args.markdown}" + (f" and {args.chart}" if chart_name else ""))
 
