@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "SAGEFRONT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+    /// Test only: serve `GET`/`PUT /faults` and inject the fault set there into runtime
+    /// invocations. A flag with no environment variable, so nothing turns it on by accident.
+    #[arg(long)]
+    pub fault_injection: bool,
 }
 
 /// Options of `logits`.

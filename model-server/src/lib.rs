@@ -10,6 +10,7 @@
 pub mod classifier;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod kernels;
 pub mod model;
 pub mod preprocess;

@@ -41,10 +41,14 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
     init_logging(args.log_format);
     let mut options = ServerOptions {
         endpoint_names: args.endpoint_names.clone(),
+        fault_injection: args.fault_injection,
         ..ServerOptions::default()
     };
     if let Some(n) = args.max_concurrency {
         options.max_concurrency = usize::from(n);
+    }
+    if options.fault_injection {
+        tracing::warn!("fault injection is ON (test only): PUT /faults changes every invocation");
     }
     let state = Arc::new(AppState::new(options));
     let runtime = tokio::runtime::Builder::new_multi_thread()

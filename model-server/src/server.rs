@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 
 use crate::classifier::{Classifier, ClassifyError};
 use crate::error::{InvokeError, RuntimeIdentity};
+use crate::faults::{FaultSetting, Faults, Injected};
 
 /// Largest request body accepted: SageMaker's InvokeEndpoint payload limit (6 MiB).
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -50,6 +51,8 @@ pub struct ServerOptions {
     pub max_concurrency: usize,
     /// Account and region named by runtime-API errors.
     pub identity: RuntimeIdentity,
+    /// Test only: serve `/faults` and inject its faults (see [`crate::faults`]).
+    pub fault_injection: bool,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             endpoint_names: vec!["sagefront-local".to_owned()],
             max_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             identity: RuntimeIdentity::default(),
+            fault_injection: false,
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct AppState {
     model: OnceLock<Arc<dyn Classifier>>,
     permits: Arc<Semaphore>,
     options: ServerOptions,
+    faults: Option<Faults>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -83,10 +88,12 @@ impl AppState {
     #[must_use]
     pub fn new(options: ServerOptions) -> Self {
         let permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
+        let faults = options.fault_injection.then(Faults::default);
         Self {
             model: OnceLock::new(),
             permits,
             options,
+            faults,
         }
     }
 
@@ -143,7 +150,12 @@ struct Outcome {
 
 /// The router, ready to serve or to be driven by `tower::ServiceExt::oneshot` in tests.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = if state.faults.is_some() {
+        Router::new().route("/faults", get(get_faults).put(put_faults))
+    } else {
+        Router::new()
+    };
+    router
         .route("/ping", get(ping))
         .route("/invocations", post(invocations))
         .route(
@@ -180,6 +192,14 @@ async fn runtime_invocations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Some(faults) = state
+        .faults
+        .as_ref()
+        .filter(|_| state.options.endpoint_names.contains(&endpoint))
+        && let Some(injected) = faults.apply().await
+    {
+        return injected_response(&state, &endpoint, injected);
+    }
     let result = if state.options.endpoint_names.contains(&endpoint) {
         invoke(&state, &headers, body).await
     } else {
@@ -198,6 +218,58 @@ async fn runtime_invocations(
             &err,
         ),
     }
+}
+
+async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
+    match &state.faults {
+        Some(faults) => axum::Json(faults.report()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn put_faults(
+    State(state): State<Arc<AppState>>,
+    axum::Json(setting): axum::Json<FaultSetting>,
+) -> Response {
+    match &state.faults {
+        Some(faults) => crate::faults::put(faults, setting).await.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The response of an injected fault, in SageMaker Runtime's shapes.
+fn injected_response(state: &AppState, endpoint: &str, injected: Injected) -> Response {
+    let err = match injected {
+        Injected::ModelError => InvokeError::Internal("injected fault: model_error".to_owned()),
+        Injected::NotReady => InvokeError::NotReady,
+        Injected::Body(body) => {
+            return (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                    (VARIANT_HEADER, HeaderValue::from_static(VARIANT_NAME)),
+                ],
+                body,
+            )
+                .into_response();
+        }
+        Injected::Drop => {
+            return (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                crate::faults::cut_off_body(),
+            )
+                .into_response();
+        }
+    };
+    with_outcome(
+        err.runtime_response(endpoint, &state.options.identity),
+        &err,
+    )
 }
 
 /// A successful inference.

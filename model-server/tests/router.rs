@@ -328,3 +328,67 @@ async fn unknown_routes_and_methods_are_rejected() {
     .await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+// ---- Test-only fault injection (`--fault-injection`) ----
+
+fn with_faults() -> Arc<AppState> {
+    let state = Arc::new(AppState::new(ServerOptions {
+        fault_injection: true,
+        ..ServerOptions::default()
+    }));
+    state.set_model(Arc::new(FakeClassifier));
+    state
+}
+
+fn put_fault(body: &str) -> Request<Body> {
+    Request::put("/faults")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fault_routes_do_not_exist_without_the_flag() {
+    let state = loaded();
+    let response = send(&state, put_fault(r#"{"mode": "model_error"}"#)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = send(
+        &state,
+        post("/endpoints/sagefront-local/invocations", "image/png", png()),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn injected_faults_answer_in_sagemaker_shapes_and_off_restores_inference() {
+    let state = with_faults();
+    let invoke = || post("/endpoints/sagefront-local/invocations", "image/png", png());
+
+    assert_eq!(
+        send(&state, put_fault(r#"{"mode": "model_error"}"#))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let response = send(&state, invoke()).await;
+    assert_eq!(response.status().as_u16(), 424);
+    assert_eq!(response.headers()["x-amzn-errortype"], "ModelError");
+
+    send(&state, put_fault(r#"{"mode": "empty"}"#)).await;
+    let response = send(&state, invoke()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await, serde_json::json!([]));
+
+    send(&state, put_fault(r#"{"mode": "off"}"#)).await;
+    let response = send(&state, invoke()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_probabilities(&json(response).await);
+}
+
+#[tokio::test]
+async fn a_bad_fault_setting_is_rejected() {
+    let state = with_faults();
+    let response = send(&state, put_fault(r#"{"mode": "delay", "delay_ms": 0}"#)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

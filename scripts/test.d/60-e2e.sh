@@ -25,7 +25,10 @@ build_stack
 model_port="$(free_port)"
 api_port="$(free_port)"
 while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
-start_stack "$model_port" "$api_port" "$logs"
+# As scripts/dev runs it, plus model-server's test-only fault modes and a short invoke timeout
+# for the fault tests (tests/e2e/test_faults.py).
+MODEL_SERVER_ARGS="--fault-injection" STACK_INVOKE_TIMEOUT_MS=1500 \
+  start_stack "$model_port" "$api_port" "$logs"
 
 export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PID STACK_API_PGID
 python3 -m pytest -q -p no:cacheprovider tests/e2e
