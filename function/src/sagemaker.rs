@@ -23,6 +23,16 @@ use crate::endpoint::{Endpoint, InvokeError};
 /// Longest wait for a TCP + TLS connection; capped by the operation timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Attempts per `InvokeEndpoint` call (the first one and two retries of transient failures).
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Backoff before the first retry (jittered, doubling, at most [`MAX_BACKOFF`]). The SDK's
+/// default of 1 s (up to 3 s over two retries) would outlast a short `INVOKE_TIMEOUT_MS`, so an
+/// unreachable endpoint would be reported as a timeout (504) instead of unavailable (503), and
+/// a Lambda is billed for every second it sleeps. At most 300 ms in all here.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+
 /// The HTTPS client: rustls with ring. Built once per process.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
@@ -49,7 +59,12 @@ pub fn client(sdk_config: &SdkConfig, invoke_timeout: Duration) -> Client {
         .build();
     let config = aws_sdk_sagemakerruntime::config::Builder::from(sdk_config)
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(INITIAL_BACKOFF)
+                .with_max_backoff(MAX_BACKOFF),
+        )
         .build();
     Client::from_conf(config)
 }
@@ -443,13 +458,43 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(5)), "e");
+        // A short budget, as in the end-to-end fault tests: the retries' backoff must fit in it,
+        // or a refused connection would surface as a timeout.
+        let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(1)), "e");
         let result = endpoint
             .invoke(Bytes::from_static(b"x"), "application/x-image")
             .await;
         assert!(
             matches!(result, Err(InvokeError::Unavailable(_))),
             "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_retried_then_unavailable_within_the_budget() {
+        // Accepts each connection and closes it without answering, counting attempts.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = accepted.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(sock);
+            }
+        });
+        let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(1)), "e");
+        let result = endpoint
+            .invoke(Bytes::from_static(b"x"), "application/x-image")
+            .await;
+        server.abort();
+        assert!(
+            matches!(result, Err(InvokeError::Unavailable(_))),
+            "{result:?}"
+        );
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            MAX_ATTEMPTS
         );
     }
 

@@ -4,6 +4,10 @@
 
 STACK_ENDPOINT_NAME="sagefront-local"
 STACK_PIDS=()
+# model-server's current PID lives in this file, not only in STACK_PIDS: the end-to-end tests
+# stop and restart it (tests/e2e/test_faults.py, a refused connection), and stop_stack must then
+# stop the process that runs now, not the one it started.
+STACK_MODEL_PIDFILE=""
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT.
 port_free() {
@@ -39,6 +43,7 @@ start_stack() {
 
   local model_out=/dev/stdout api_out=/dev/stdout
   if [ -n "$log_dir" ]; then model_out="$log_dir/model-server.log"; api_out="$log_dir/function.log"; fi
+  STACK_MODEL_LOG="$model_out"
 
   log "starting model-server on 127.0.0.1:$model_port (endpoint $STACK_ENDPOINT_NAME)"
   setsid "$CARGO_TARGET_DIR/debug/sagefront-model-server" serve --model-dir "$model_dir" \
@@ -63,6 +68,8 @@ start_stack() {
   STACK_PIDS+=("$!")
 
   STACK_MODEL_PID="${STACK_PIDS[0]}"
+  STACK_MODEL_PIDFILE="$(mktemp "${TMPDIR:-/tmp}/sagefront-model-server.XXXXXX")"
+  echo "$STACK_MODEL_PID" >"$STACK_MODEL_PIDFILE"
   STACK_API_PGID="${STACK_PIDS[1]}"
   STACK_MODEL_URL="http://127.0.0.1:$model_port"
   STACK_API_URL="http://127.0.0.1:$api_port/lambda-url/sagefront-function"
@@ -96,6 +103,10 @@ descendants() {
 # whatever is left after five seconds.
 stop_stack() {
   local pid
+  if [ -n "$STACK_MODEL_PIDFILE" ] && [ -s "$STACK_MODEL_PIDFILE" ] && [ "${#STACK_PIDS[@]}" -gt 0 ]; then
+    # A restarted model-server is a session leader of its own, like the one it replaced.
+    STACK_PIDS[0]="$(cat "$STACK_MODEL_PIDFILE")"
+  fi
   local children=($(descendants "${STACK_PIDS[@]}"))
   for pid in "${STACK_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -109,4 +120,5 @@ stop_stack() {
   for pid in "${STACK_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   for pid in "${children[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   STACK_PIDS=()
+  if [ -n "$STACK_MODEL_PIDFILE" ]; then rm -f "$STACK_MODEL_PIDFILE"; STACK_MODEL_PIDFILE=""; fi
 }

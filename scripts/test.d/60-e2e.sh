@@ -30,7 +30,7 @@ while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
 MODEL_SERVER_ARGS="--fault-injection" STACK_INVOKE_TIMEOUT_MS=1500 \
   start_stack "$model_port" "$api_port" "$logs"
 
-export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PID STACK_API_PGID
+export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PIDFILE STACK_MODEL_LOG STACK_API_PGID
 python3 -m pytest -q -p no:cacheprovider tests/e2e
 # Property-based contract tests: schemathesis generates valid and invalid requests from
 # openapi.yaml; every response must conform (status, content type, schema, headers) and none may

@@ -1,15 +1,20 @@
 """Fixtures for end-to-end tests against a running local stack (started by scripts/test.d/60-e2e.sh).
 
 STACK_API_URL: the function under cargo lambda watch; STACK_MODEL_URL: model-server;
-STACK_ENDPOINT_NAME: the endpoint model-server serves.
+STACK_ENDPOINT_NAME: the endpoint model-server serves; STACK_MODEL_PIDFILE: model-server's current
+PID (scripts/lib/stack.sh stops whatever PID it names); STACK_MODEL_LOG: model-server's output.
 """
 
 import copy
 import io
 import os
 import pathlib
+import signal
+import subprocess
+import time
 
 import pytest
+import requests
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -94,3 +99,61 @@ class Contract:
 @pytest.fixture(scope="session")
 def contract() -> Contract:
     return Contract()
+
+
+class ModelServer:
+    """The stack's model-server process, which a test may stop and start again.
+
+    It restarts with the same command line and working directory, as a session leader like the
+    original, and records its new PID in STACK_MODEL_PIDFILE so that later tests and the stack's
+    teardown find the process that runs now.
+    """
+
+    def __init__(self, url: str, pidfile: str, log: str) -> None:
+        self.url, self.pidfile, self.log = url, pathlib.Path(pidfile), log
+        self._argv: list[str] | None = None
+        self._cwd: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.pidfile.read_text().strip())
+
+    def _alive(self, pid: int) -> bool:
+        try:
+            state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        return state not in ("Z", "X")  # a zombie waits for the script that started it to reap it
+
+    def stop(self) -> None:
+        pid = self.pid
+        self._argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+        self._cwd = os.readlink(f"/proc/{pid}/cwd")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while self._alive(pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+
+    def start(self) -> None:
+        assert self._argv, "start() follows stop()"
+        with open(self.log, "ab") as out:
+            proc = subprocess.Popen(self._argv, cwd=self._cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        self.pidfile.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"model-server exited with {proc.returncode} on restart (see {self.log})"
+            try:
+                if requests.get(f"{self.url}/ping", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "model-server did not answer /ping within 120 s of a restart"
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def model_server(model_url) -> ModelServer:
+    return ModelServer(model_url, _env("STACK_MODEL_PIDFILE"), _env("STACK_MODEL_LOG"))

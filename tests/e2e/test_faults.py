@@ -3,8 +3,8 @@ through PUT /faults) behind the function, which runs with INVOKE_TIMEOUT_MS=1500
 
 Each fault must become the contract's error, and the function must answer correctly again
 right after. Ordering, not wall-clock: the 504 must arrive while model-server still holds the
-delayed invocation. (A refused connection is covered by the adapter's socket test,
-`a_refused_connection_is_unavailable`, since refusing here would mean killing the shared server.)
+delayed invocation. A refused connection is the real thing: model-server is stopped, so its port
+is closed, and started again before the recovery check.
 """
 
 import base64
@@ -76,3 +76,15 @@ def test_a_dropped_connection_is_503(api_url, model_url, flower):
     set_fault(model_url, "drop")
     r = predict(api_url, flower)
     assert (r.status_code, error(r)) == (503, "endpoint_unavailable")
+
+
+def test_a_refused_connection_is_503(api_url, model_url, model_server, flower):
+    model_server.stop()
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{model_url}/ping", timeout=5)  # the port is closed: refused, not slow
+        r = predict(api_url, flower)
+    finally:
+        model_server.start()
+    assert (r.status_code, error(r)) == (503, "endpoint_unavailable")
+    assert int(r.headers["retry-after"]) > 0

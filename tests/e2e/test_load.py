@@ -41,8 +41,8 @@ def function_pid() -> int:
     return pids[0]
 
 
-def test_bounded_load_loses_nothing_and_leaks_nothing(api_url, china, flower):
-    model_pid = int(os.environ["STACK_MODEL_PID"])
+def test_bounded_load_loses_nothing_and_leaks_nothing(api_url, china, flower, model_server):
+    model_pid = model_server.pid
     fn_pid = function_pid()
     bodies = [
         ("POST", "/predictions?k=3", flower, "image/jpeg", 200),
