@@ -92,23 +92,14 @@ def rust_side(inputs: Path) -> list[dict]:
                         "mean_ns": est["mean"]["point_estimate"],
                     }
                 )
-    for impl in ("current", "one_pass"):
+    for layout in ("one_line", "wrapped"):
         for size in (10_000, 4_000_000):
-            path = base / "decode_base64" / impl / str(size) / "new" / "estimates.json"
+            path = base / "decode_base64" / layout / str(size) / "new" / "estimates.json"
             if path.exists():
                 est = json.loads(path.read_text())
-                rows.append({"what": "decode_base64", "k": impl, "classes": size,
+                rows.append({"what": "decode_base64", "k": layout, "classes": size,
                              "median_ns": est["median"]["point_estimate"],
                              "mean_ns": est["mean"]["point_estimate"]})
-    for impl in ("current", "packed"):
-        for label in ("k=5", "k=all"):
-            for classes in (1_000, 21_843):
-                path = base / "top_k_variants" / f"{impl}_{label}" / str(classes) / "new" / "estimates.json"
-                if path.exists():
-                    est = json.loads(path.read_text())
-                    rows.append({"what": "top_k_variants", "k": f"{impl} {label}", "classes": classes,
-                                 "median_ns": est["median"]["point_estimate"],
-                                 "mean_ns": est["mean"]["point_estimate"]})
     return rows
 
 

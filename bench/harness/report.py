@@ -113,7 +113,6 @@ def summarize(results: Path) -> dict:
     if pp and "rust" in pp:
         rust = {(r["what"], r["k"], r["classes"]): r for r in pp["rust"]}
         s["decode"] = {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "decode_base64"}
-        s["topk_variants"] = {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "top_k_variants"}
         s["postprocess"] = [
             {**p, "rust_ns": rust[(p["what"], p["k"], p["classes"])]["median_ns"],
              "ratio": p["median_ns"] / rust[(p["what"], p["k"], p["classes"])]["median_ns"]}
@@ -302,30 +301,15 @@ def render(s: dict, chart_name: Optional[str]) -> str:
     if "decode" in s:
         d = s["decode"]
         lines += ["", "Base64 decoding of the image (`request::decode_base64`), the step whose cost grows "
-                  "with the image, against a one-pass variant kept in the benchmark file as a proposal "
-                  "(classify the input in one vectorisable pass, decode straight from it):", "",
-                  "| image | current | one pass | saved per request |", "| ---: | ---: | ---: | ---: |"]
+                  "with the image: one unbroken line (decoded straight from the request body) and the "
+                  "same text wrapped at 76 columns (line breaks dropped first, one copy):", "",
+                  "| image | one line | wrapped at 76 | throughput, one line |", "| ---: | ---: | ---: | ---: |"]
         for size in sorted({k[1] for k in d}):
-            cur, new = d.get(("current", size)), d.get(("one_pass", size))
-            if cur and new:
-                lines.append(f"| {_bytes(size)} | {_fmt_us(cur / 1e3)} | {_fmt_us(new / 1e3)} | "
-                             f"{_fmt_us((cur - new) / 1e3)} |")
-
-    if s.get("topk_variants"):
-        t = s["topk_variants"]
-        numpy = {(p["k"], p["classes"]): p["median_ns"] for p in s.get("postprocess", []) if p["what"] == "top_k"}
-        lines += ["", "Top-k selection (`top_k::top_k`) against a proposal kept in the benchmark file: the "
-                  "same partial selection and sort on packed integer keys (probability bits, complemented, "
-                  "and the index) instead of structs compared with `total_cmp`:", "",
-                  "| classes | k | current | packed keys | numpy argsort (reference) |",
-                  "| ---: | ---: | ---: | ---: | ---: |"]
-        for classes in (1_000, 21_843):
-            for label in ("k=5", "k=all"):
-                cur, new = t.get((f"current {label}", classes)), t.get((f"packed {label}", classes))
-                if cur and new:
-                    ref = numpy.get((label, classes))
-                    lines.append(f"| {classes:,} | {label.removeprefix('k=')} | {_fmt_us(cur / 1e3)} | "
-                                 f"{_fmt_us(new / 1e3)} | {_fmt_us(ref / 1e3) if ref else '-'} |")
+            one, wrapped = d.get(("one_line", size)), d.get(("wrapped", size))
+            if one and wrapped:
+                encoded_mb = size * 4 / 3 / 1e6
+                lines.append(f"| {_bytes(size)} | {_fmt_us(one / 1e3)} | {_fmt_us(wrapped / 1e3)} | "
+                             f"{encoded_mb / (one / 1e9):,.0f} MB/s of base64 |")
 
     if "model_server" in s:
         ms = s["model_server"]
@@ -439,7 +423,6 @@ def main(argv=None):
         chart_name = str(args.chart.resolve().relative_to(args.markdown.resolve().parent))
     splice(args.markdown, render(s, chart_name))
     s.pop("decode", None)  # tuple keys
-    s.pop("topk_variants", None)
     (args.results / "summary.json").write_text(json.dumps(s, indent=1, default=str))
     print(f"[report] wrote {args.markdown}" + (f" and {args.chart}" if chart_name else ""))
 

@@ -32,13 +32,15 @@ pub fn request_body(data: &[u8]) {
     let content_type = CONTENT_TYPES[usize::from(*selector) % CONTENT_TYPES.len()];
     match request::body_kind(content_type, body) {
         Ok(BodyKind::Json) => {
-            if let Ok(obj) = request::json_object(body) {
-                if let Ok(bytes) =
-                    request::image_field(&obj).and_then(|i| request::decode_base64(i, 1 << 20))
+            if let Ok(json) = request::JsonBody::parse(body) {
+                if let Ok(bytes) = json
+                    .image()
+                    .and_then(|i| request::decode_base64(&i, 1 << 20))
                 {
                     let _ = ImageKind::sniff(&bytes);
                 }
-                let _ = request::positive_int_field(&obj, &["k", "topk"], ApiError::InvalidK);
+                let _ = json.positive_int(&["k", "topk"], ApiError::InvalidK);
+                let _ = json.string("fit", ApiError::InvalidSize);
             }
         }
         Ok(BodyKind::Raw) => {

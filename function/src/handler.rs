@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::image_kind::ImageKind;
 use crate::imaging::{self, Fit, OutputFormat, Spec};
 use crate::labels::Labels;
-use crate::request::{self, BodyKind};
+use crate::request::{self, BodyKind, JsonBody};
 use crate::routes::{self, Route};
 use crate::{model_output, top_k};
 
@@ -99,7 +99,7 @@ impl<E: Endpoint> App<E> {
     }
 
     /// Answers one request. Never fails: errors become JSON responses.
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, mut req: Request) -> Response<Body> {
         let started = Instant::now();
         let request_id = request_id(&req);
         let method = req.method().clone();
@@ -109,11 +109,19 @@ impl<E: Endpoint> App<E> {
         let route = routes::resolve(&method, &path);
         let result = match route {
             Ok(Route::Health) => Ok(Payload::json(&serde_json::json!({"status": "ok"}))),
-            Ok(Route::Predictions) => self.predict(&req, &mut outcome).await.map(|body| Payload {
-                body,
-                content_type: JSON,
-            }),
-            Ok(Route::Resize) => self.resize(&req, &mut outcome),
+            Ok(Route::Predictions) => {
+                let body = std::mem::take(req.body_mut());
+                self.predict(&req, body, &mut outcome)
+                    .await
+                    .map(|body| Payload {
+                        body,
+                        content_type: JSON,
+                    })
+            }
+            Ok(Route::Resize) => {
+                let body = std::mem::take(req.body_mut());
+                self.resize(&req, body, &mut outcome)
+            }
             Err(ref e) => Err(e.clone()),
         };
 
@@ -154,8 +162,14 @@ impl<E: Endpoint> App<E> {
         response
     }
 
-    /// `POST /predictions`: image in, top-k out.
-    async fn predict(&self, req: &Request, outcome: &mut Outcome) -> Result<Body, ApiError> {
+    /// `POST /predictions`: image in, top-k out. Takes the request body, so the only copy of the
+    /// image held while the model runs is the decoded one.
+    async fn predict(
+        &self,
+        req: &Request,
+        body: Body,
+        outcome: &mut Outcome,
+    ) -> Result<Body, ApiError> {
         // With preprocessing, an image over the model's limit may still be shrunk to fit, so
         // reading stops only at what can reach a Lambda at all.
         let limit = match self.config.preprocess {
@@ -165,23 +179,21 @@ impl<E: Endpoint> App<E> {
                 .max_image_bytes
                 .max(config::MAX_IMAGE_BYTES_CEILING),
         };
-        let body: &[u8] = req.body().as_ref();
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let query_k = query_param(req, "k");
 
-        let kind = request::body_kind(content_type, body)?;
-        let (image, obj) = read_image(kind, body, limit, outcome)?;
-        // `k` (or the original's `topk`) in a JSON body wins over `?k=`.
-        let k = match request::positive_int_field(&obj, &["k", "topk"], ApiError::InvalidK)? {
-            Some(k) => Some(k),
-            None => query_k
-                .as_deref()
-                .map(|v| request::positive_int_query("k", v, ApiError::InvalidK))
-                .transpose()?,
-        };
+        let kind = request::body_kind(content_type, body.as_ref())?;
+        let (image, k) = read_image(kind, body, limit, outcome, |json| {
+            // `k` (or the original's `topk`) in a JSON body wins over `?k=`.
+            match json.positive_int(&["k", "topk"], ApiError::InvalidK)? {
+                Some(k) => Ok(Some(k)),
+                None => query_param(req, "k")
+                    .map(|v| request::positive_int_query("k", &v, ApiError::InvalidK))
+                    .transpose(),
+            }
+        })?;
         if ImageKind::sniff(&image).is_none() {
             return Err(ApiError::InvalidImage(
                 "the data is not a JPEG, PNG, WebP, GIF or BMP image".to_owned(),
@@ -272,9 +284,13 @@ impl<E: Endpoint> App<E> {
     }
 
     /// `POST /resize`: image and size in, image out (raw for `Accept: image/*`, else JSON).
-    fn resize(&self, req: &Request, outcome: &mut Outcome) -> Result<Payload, ApiError> {
+    fn resize(
+        &self,
+        req: &Request,
+        body: Body,
+        outcome: &mut Outcome,
+    ) -> Result<Payload, ApiError> {
         let limit = config::MAX_IMAGE_BYTES_CEILING;
-        let body: &[u8] = req.body().as_ref();
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -282,13 +298,43 @@ impl<E: Endpoint> App<E> {
         // GIF and BMP are read here (not by the model), so they are raw bodies too.
         let kind = match content_type.map(request::media_type).as_deref() {
             Some("image/gif" | "image/bmp") => BodyKind::Raw,
-            _ => request::body_kind(content_type, body)?,
+            _ => request::body_kind(content_type, body.as_ref())?,
         };
-        let (image, obj) = read_image(kind, body, limit, outcome)?;
+        let (image, options) = read_image(kind, body, limit, outcome, |json| {
+            self.resize_options(req, json)
+        })?;
+        let (spec, accept) = options;
 
-        // A JSON field wins over the query parameter of the same name.
+        let started = Instant::now();
+        let result = imaging::transform(&image, &spec);
+
+        outcome.image_ms = Some(started.elapsed().as_millis() as u64);
+        let resized = result?;
+        outcome.output_bytes = Some(resized.bytes.len());
+        Ok(if accept.is_some() {
+            Payload {
+                content_type: resized.format.mime(),
+                body: Body::Binary(resized.bytes),
+            }
+        } else {
+            Payload::json(&Resized {
+                image: base64::engine::general_purpose::STANDARD.encode(&resized.bytes),
+                width: resized.width,
+                height: resized.height,
+                format: resized.format.name(),
+            })
+        })
+    }
+
+    /// The output `Spec` of a resize (JSON fields win over query parameters of the same name),
+    /// and what the `Accept` header asks for.
+    fn resize_options(
+        &self,
+        req: &Request,
+        json: &JsonBody<'_>,
+    ) -> Result<(Spec, Option<Option<String>>), ApiError> {
         let int = |name: &str| -> Result<Option<u64>, ApiError> {
-            match request::positive_int_field(&obj, &[name], ApiError::InvalidSize)? {
+            match json.positive_int(&[name], ApiError::InvalidSize)? {
                 Some(v) => Ok(Some(v)),
                 None => query_param(req, name)
                     .map(|v| request::positive_int_query(name, &v, ApiError::InvalidSize))
@@ -296,8 +342,8 @@ impl<E: Endpoint> App<E> {
             }
         };
         let text = |name: &str| -> Result<Option<String>, ApiError> {
-            Ok(request::string_field(&obj, name, ApiError::InvalidSize)?
-                .map(str::to_owned)
+            Ok(json
+                .string(name, ApiError::InvalidSize)?
                 .or_else(|| query_param(req, name)))
         };
         let side = |v: Option<u64>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
@@ -326,24 +372,7 @@ impl<E: Endpoint> App<E> {
             enlarge: true,
         };
 
-        let started = Instant::now();
-        let result = imaging::transform(&image, &spec);
-        outcome.image_ms = Some(started.elapsed().as_millis() as u64);
-        let resized = result?;
-        outcome.output_bytes = Some(resized.bytes.len());
-        Ok(if accept.is_some() {
-            Payload {
-                content_type: resized.format.mime(),
-                body: Body::Binary(resized.bytes),
-            }
-        } else {
-            Payload::json(&Resized {
-                image: base64::engine::general_purpose::STANDARD.encode(&resized.bytes),
-                width: resized.width,
-                height: resized.height,
-                format: resized.format.name(),
-            })
-        })
+        Ok((spec, accept))
     }
 
     /// Warns once per process when the label file and the model disagree on the class count.
@@ -389,21 +418,34 @@ impl<E: Endpoint> App<E> {
     }
 }
 
-/// The image of a request body (decoded from the JSON `image`/`data` field, or the raw bytes)
-/// and the JSON object it came in (empty for raw bodies), checked against `limit`.
-fn read_image(
+/// The image of a request body (decoded from the JSON `image`/`data` field, or the raw bytes),
+/// checked against `limit`, and what `fields` reads from the rest of the JSON (from an empty
+/// object for raw bodies). Consumes the body: a raw image is moved, not copied, and the base64
+/// text is dropped as soon as it is decoded.
+fn read_image<T>(
     kind: BodyKind,
-    body: &[u8],
+    body: Body,
     limit: usize,
     outcome: &mut Outcome,
-) -> Result<(Vec<u8>, serde_json::Map<String, serde_json::Value>), ApiError> {
-    let (image, obj) = match kind {
+    fields: impl FnOnce(&JsonBody<'_>) -> Result<T, ApiError>,
+) -> Result<(Vec<u8>, T), ApiError> {
+    let body = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        // A future variant: read it through its bytes view.
+        other => other.as_ref().to_vec(),
+    };
+    let (image, extracted) = match kind {
         BodyKind::Json => {
-            let obj = request::json_object(body)?;
-            let image = request::decode_base64(request::image_field(&obj)?, limit)?;
-            (image, obj)
+            let json = JsonBody::parse(&body)?;
+            let image = request::decode_base64(&json.image()?, limit)?;
+            (image, fields(&json)?)
         }
-        BodyKind::Raw => (body.to_vec(), serde_json::Map::new()),
+        BodyKind::Raw => {
+            let extracted = fields(&JsonBody::default())?;
+            (body, extracted)
+        }
     };
     outcome.image_bytes = Some(image.len());
     if image.is_empty() {
@@ -415,7 +457,7 @@ fn read_image(
             limit,
         });
     }
-    Ok((image, obj))
+    Ok((image, extracted))
 }
 
 fn json_body<T: Serialize>(value: &T) -> Body {

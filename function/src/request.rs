@@ -5,7 +5,11 @@
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
@@ -67,90 +71,169 @@ pub fn body_kind(content_type: Option<&str>, body: &[u8]) -> Result<BodyKind, Ap
     }
 }
 
-/// Parses a body as a JSON object.
+/// A JSON request body, read without copying it: each field the API knows is kept as its raw
+/// JSON text, borrowed from the body, and interpreted only when asked for. The image string is
+/// by far the largest part of a request (5.3 MB of base64 for a 4 MB photo), so not building a
+/// `serde_json::Value` tree saves a copy of it in time and in peak memory.
 ///
-/// # Errors
-/// [`ApiError::InvalidJson`] when it is not JSON or not an object.
-pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ApiError::InvalidJson(format!(
-            "expected a JSON object, got {}",
-            json_type(&other)
-        ))),
-        Err(e) => Err(ApiError::InvalidJson(e.to_string())),
-    }
+/// `null` counts as absent everywhere. Unknown fields are ignored; a field given twice is
+/// `invalid_json`.
+#[derive(Debug, Default, Deserialize)]
+pub struct JsonBody<'a> {
+    #[serde(borrow, default)]
+    image: Option<&'a RawValue>,
+    /// The original API's name for `image`.
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    k: Option<&'a RawValue>,
+    /// The original API's name for `k`.
+    #[serde(borrow, default)]
+    topk: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    width: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    height: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    fit: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    format: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    quality: Option<&'a RawValue>,
 }
 
-/// The base64 image of a JSON request: `image`, or the original API's `data` (`image` wins).
-///
-/// # Errors
-/// [`ApiError::MissingImage`] when neither is present (or both are null or empty);
-/// [`ApiError::InvalidBase64`] when the field is not a string.
-pub fn image_field(obj: &Map<String, Value>) -> Result<&str, ApiError> {
-    let (name, value) = ["image", "data"]
-        .iter()
-        .find_map(|name| obj.get(*name).filter(|v| !v.is_null()).map(|v| (*name, v)))
-        .ok_or(ApiError::MissingImage)?;
-    match value {
-        Value::String(s) if s.trim().is_empty() => Err(ApiError::MissingImage),
-        Value::String(s) => Ok(s),
-        other => Err(ApiError::InvalidBase64(format!(
-            "\"{name}\" must be a base64 string, got {}",
-            json_type(other)
-        ))),
-    }
-}
-
-/// A positive integer field of a JSON request, looked up under each of `names` in order
-/// (`k` then the original's `topk`). `null` counts as absent.
-///
-/// # Errors
-/// `invalid(message)` when the value is not a JSON integer ≥ 1 (`5.0`, `"5"`, `true` are not).
-pub fn positive_int_field(
-    obj: &Map<String, Value>,
-    names: &[&str],
-    invalid: fn(String) -> ApiError,
-) -> Result<Option<u64>, ApiError> {
-    let Some((name, value)) = names
-        .iter()
-        .find_map(|n| obj.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v)))
-    else {
-        return Ok(None);
-    };
-    match value {
-        Value::Number(n) if n.as_u64().is_some_and(|v| v >= 1) => Ok(n.as_u64()),
-        // Larger than u64: still a valid "more than every class" request.
-        // serde_json reads integers beyond u64 as floats; `5.0`-style floats stay invalid.
-        Value::Number(n)
-            if n.as_f64()
-                .is_some_and(|f| f >= 18_446_744_073_709_551_615.0 && f.fract() == 0.0) =>
+impl<'a> JsonBody<'a> {
+    /// Parses a body as a JSON object.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidJson`] when it is not JSON or not an object.
+    pub fn parse(body: &'a [u8]) -> Result<Self, ApiError> {
+        // JSON is UTF-8. Checked up front (a fast, vectorised pass) because skipping an unknown
+        // field does not look inside its strings.
+        let text = std::str::from_utf8(body).map_err(|e| {
+            ApiError::InvalidJson(format!(
+                "the body is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ))
+        })?;
+        // serde reads a struct from an array too: only an object may get that far.
+        if text.trim_start().starts_with('{')
+            && let Ok(parsed) = serde_json::from_str::<Self>(text)
         {
-            Ok(Some(u64::MAX))
+            return Ok(parsed);
         }
-        other => Err(invalid(format!(
-            "\"{name}\" must be an integer of at least 1, got {}",
-            describe(other)
-        ))),
+        // The error path: a full parse gives the precise message.
+        Err(match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(_)) => match serde_json::from_str::<Self>(text) {
+                Err(e) => ApiError::InvalidJson(e.to_string()),
+                Ok(_) => ApiError::InvalidJson("unreadable JSON object".to_owned()),
+            },
+            Ok(other) => {
+                ApiError::InvalidJson(format!("expected a JSON object, got {}", json_type(&other)))
+            }
+            Err(e) => ApiError::InvalidJson(e.to_string()),
+        })
     }
-}
 
-/// A string field of a JSON request (`fit`, `format`); `null` counts as absent.
-///
-/// # Errors
-/// `invalid(message)` when the value is not a JSON string.
-pub fn string_field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    invalid: fn(String) -> ApiError,
-) -> Result<Option<&'a str>, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(invalid(format!(
-            "\"{name}\" must be a string, got {}",
-            describe(other)
-        ))),
+    /// A known field's raw JSON, `None` when absent or `null`.
+    fn field(&self, name: &str) -> Option<&'a RawValue> {
+        let raw = match name {
+            "image" => self.image,
+            "data" => self.data,
+            "k" => self.k,
+            "topk" => self.topk,
+            "width" => self.width,
+            "height" => self.height,
+            "fit" => self.fit,
+            "format" => self.format,
+            "quality" => self.quality,
+            _ => None,
+        };
+        raw.filter(|r| r.get().trim() != "null")
+    }
+
+    /// A field as a `serde_json::Value` (small fields only: `k`, sizes, names).
+    fn value(&self, name: &str) -> Option<Value> {
+        self.field(name)
+            .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+    }
+
+    /// The base64 image: `image`, or the original API's `data` (`image` wins). Borrowed from
+    /// the body unless the JSON string has escapes to undo.
+    ///
+    /// # Errors
+    /// [`ApiError::MissingImage`] when neither is present (or both are null or empty);
+    /// [`ApiError::InvalidBase64`] when the field is not a string.
+    pub fn image(&self) -> Result<Cow<'a, str>, ApiError> {
+        let (name, raw) = ["image", "data"]
+            .iter()
+            .find_map(|name| self.field(name).map(|raw| (*name, raw)))
+            .ok_or(ApiError::MissingImage)?;
+        let text = match serde_json::from_str::<&'a str>(raw.get()) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => match serde_json::from_str::<Value>(raw.get()) {
+                Ok(Value::String(s)) => Cow::Owned(s),
+                other => {
+                    let got = other.as_ref().map_or("invalid JSON", json_type);
+                    return Err(ApiError::InvalidBase64(format!(
+                        "\"{name}\" must be a base64 string, got {got}"
+                    )));
+                }
+            },
+        };
+        if text.trim().is_empty() {
+            return Err(ApiError::MissingImage);
+        }
+        Ok(text)
+    }
+
+    /// A positive integer field, looked up under each of `names` in order (`k` then the
+    /// original's `topk`).
+    ///
+    /// # Errors
+    /// `invalid(message)` when the value is not a JSON integer ≥ 1 (`5.0`, `"5"`, `true` are not).
+    pub fn positive_int(
+        &self,
+        names: &[&str],
+        invalid: fn(String) -> ApiError,
+    ) -> Result<Option<u64>, ApiError> {
+        let Some((name, value)) = names.iter().find_map(|n| self.value(n).map(|v| (*n, v))) else {
+            return Ok(None);
+        };
+        match value {
+            Value::Number(n) if n.as_u64().is_some_and(|v| v >= 1) => Ok(n.as_u64()),
+            // Larger than u64: still a valid "more than every class" request.
+            // serde_json reads integers beyond u64 as floats; `5.0`-style floats stay invalid.
+            Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|f| f >= 18_446_744_073_709_551_615.0 && f.fract() == 0.0) =>
+            {
+                Ok(Some(u64::MAX))
+            }
+            other => Err(invalid(format!(
+                "\"{name}\" must be an integer of at least 1, got {}",
+                describe(&other)
+            ))),
+        }
+    }
+
+    /// A string field (`fit`, `format`).
+    ///
+    /// # Errors
+    /// `invalid(message)` when the value is not a JSON string.
+    pub fn string(
+        &self,
+        name: &str,
+        invalid: fn(String) -> ApiError,
+    ) -> Result<Option<String>, ApiError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(invalid(format!(
+                "\"{name}\" must be a string, got {}",
+                describe(&other)
+            ))),
+        }
     }
 }
 
@@ -208,33 +291,53 @@ pub fn positive_int_query(
 /// # Errors
 /// [`ApiError::InvalidBase64`] for malformed input, [`ApiError::PayloadTooLarge`] when too large.
 pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
-    let payload = strip_data_url(input.trim())?;
-    let cleaned: Vec<u8> = payload
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    if cleaned.is_empty() {
+    let payload = strip_data_url(input.trim())?.as_bytes();
+    // One pass over the input, in chunks the compiler vectorises: how much whitespace is there
+    // to drop, and is it the URL-safe alphabet? Most clients send one unbroken line, which then
+    // decodes straight from the request body, with no copy.
+    let (mut spaces, mut url_safe) = (0usize, false);
+    for chunk in payload.chunks(256) {
+        let (s, u) = chunk.iter().fold((0usize, false), |(s, u), &b| {
+            (
+                s + usize::from(b.is_ascii_whitespace()),
+                u | (b == b'-') | (b == b'_'),
+            )
+        });
+        spaces += s;
+        url_safe |= u;
+    }
+    let encoded_len = payload.len() - spaces;
+    if encoded_len == 0 {
         return Err(ApiError::MissingImage);
     }
     // Every 4 characters make 3 bytes; allow for up to 2 bytes of padding.
-    let lower_bound = (cleaned.len() / 4 * 3).saturating_sub(2);
+    let lower_bound = (encoded_len / 4 * 3).saturating_sub(2);
     if lower_bound > max_bytes {
         return Err(ApiError::PayloadTooLarge {
             size: lower_bound,
             limit: max_bytes,
         });
     }
-    let url_safe = cleaned.iter().any(|b| *b == b'-' || *b == b'_');
     let config =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    let engine = if url_safe {
-        GeneralPurpose::new(&base64::alphabet::URL_SAFE, config)
+    let alphabet = if url_safe {
+        &base64::alphabet::URL_SAFE
     } else {
-        GeneralPurpose::new(&base64::alphabet::STANDARD, config)
+        &base64::alphabet::STANDARD
     };
-    engine
-        .decode(&cleaned)
-        .map_err(|e| ApiError::InvalidBase64(e.to_string()))
+    let engine = GeneralPurpose::new(alphabet, config);
+    let decoded = if spaces == 0 {
+        engine.decode(payload)
+    } else {
+        // Line-wrapped input (the `base64` CLI wraps at 76 columns): drop the breaks first.
+        let cleaned: Vec<u8> = payload
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        engine.decode(cleaned)
+    };
+    decoded.map_err(|e| ApiError::InvalidBase64(e.to_string()))
 }
 
 /// `data:image/png;base64,AAAA` → `AAAA`; other strings unchanged.
@@ -280,8 +383,16 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn image_of(v: Value) -> Result<String, ApiError> {
+        let text = v.to_string();
+        JsonBody::parse(text.as_bytes())?
+            .image()
+            .map(Cow::into_owned)
+    }
+
+    fn int_of(v: Value, names: &[&str]) -> Result<Option<u64>, ApiError> {
+        let text = v.to_string();
+        JsonBody::parse(text.as_bytes())?.positive_int(names, ApiError::InvalidK)
     }
 
     #[test]
@@ -346,34 +457,88 @@ mod tests {
     #[test]
     fn image_wins_over_data_and_data_is_accepted() {
         assert_eq!(
-            image_field(&obj(json!({"image": "AAA", "data": "BBB"}))),
-            Ok("AAA")
+            image_of(json!({"image": "AAA", "data": "BBB"})),
+            Ok("AAA".to_owned())
         );
-        assert_eq!(image_field(&obj(json!({"data": "BBB"}))), Ok("BBB"));
+        assert_eq!(image_of(json!({"data": "BBB"})), Ok("BBB".to_owned()));
         assert_eq!(
-            image_field(&obj(json!({"image": null, "data": "BBB"}))),
-            Ok("BBB")
+            image_of(json!({"image": null, "data": "BBB"})),
+            Ok("BBB".to_owned())
         );
+        assert_eq!(image_of(json!({"k": 1})), Err(ApiError::MissingImage));
+        assert_eq!(image_of(json!({"image": ""})), Err(ApiError::MissingImage));
         assert_eq!(
-            image_field(&obj(json!({"k": 1}))),
+            image_of(json!({"image": " \n"})),
             Err(ApiError::MissingImage)
         );
         assert_eq!(
-            image_field(&obj(json!({"image": ""}))),
-            Err(ApiError::MissingImage)
+            image_of(json!({"image": 5})),
+            Err(ApiError::InvalidBase64(
+                "\"image\" must be a base64 string, got a number".to_owned()
+            ))
         );
         assert!(matches!(
-            image_field(&obj(json!({"image": 5}))),
-            Err(ApiError::InvalidBase64(_))
+            image_of(json!({"data": {"b64": "AAA"}})),
+            Err(ApiError::InvalidBase64(m)) if m.contains("\"data\"") && m.contains("an object")
         ));
     }
 
     #[test]
+    fn the_image_is_borrowed_from_the_body_unless_it_has_escapes() {
+        let plain = br#"{"image": "QUJD+/=="}"#;
+        let body = JsonBody::parse(plain).unwrap();
+        assert!(matches!(body.image(), Ok(Cow::Borrowed("QUJD+/=="))));
+        // Some encoders (PHP's json_encode) escape every slash.
+        let escaped = br#"{"image": "QUJD+\/==\n"}"#;
+        let body = JsonBody::parse(escaped).unwrap();
+        assert_eq!(body.image(), Ok(Cow::Owned("QUJD+/==\n".to_owned())));
+    }
+
+    #[test]
+    fn only_an_object_is_a_json_body() {
+        for (input, message) in [
+            (&b"[1, 2]"[..], "expected a JSON object, got an array"),
+            (b"\"abc\"", "expected a JSON object, got a string"),
+            (b" 5 ", "expected a JSON object, got a number"),
+            (b"null", "expected a JSON object, got null"),
+        ] {
+            assert_eq!(
+                JsonBody::parse(input).map(|_| ()),
+                Err(ApiError::InvalidJson(message.to_owned())),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            JsonBody::parse(b"{\"a\": \"\xFF\", \"image\": \"AAA\"}").map(|_| ()),
+            Err(ApiError::InvalidJson(
+                "the body is not UTF-8 (invalid byte at offset 7)".to_owned()
+            ))
+        );
+        for broken in [&b"{"[..], b"{\"image\": }", b"{} x", b"", b"{\"a\": 1,}"] {
+            assert!(
+                matches!(JsonBody::parse(broken), Err(ApiError::InvalidJson(_))),
+                "{broken:?}"
+            );
+        }
+        assert!(matches!(
+            JsonBody::parse(br#"{"image": "AAA", "image": "BBB"}"#),
+            Err(ApiError::InvalidJson(m)) if m.contains("duplicate field `image`")
+        ));
+        // Unknown fields are ignored, whatever they hold.
+        let body = JsonBody::parse(br#"{"x": [1, {"y": null}], "image": "AAA", "z": 1e400}"#);
+        assert_eq!(
+            body.and_then(|b| b.image().map(Cow::into_owned)),
+            Ok("AAA".to_owned())
+        );
+    }
+
+    #[test]
     fn k_must_be_a_json_integer_of_at_least_one() {
-        let k = |v: Value| positive_int_field(&obj(v), &["k", "topk"], ApiError::InvalidK);
+        let k = |v: Value| int_of(v, &["k", "topk"]);
         assert_eq!(k(json!({"k": 5})), Ok(Some(5)));
         assert_eq!(k(json!({"topk": 3})), Ok(Some(3)));
         assert_eq!(k(json!({"k": 2, "topk": 3})), Ok(Some(2)));
+        assert_eq!(k(json!({"k": null, "topk": 3})), Ok(Some(3)));
         assert_eq!(k(json!({})), Ok(None));
         assert_eq!(k(json!({"k": null})), Ok(None));
         assert_eq!(k(json!({"k": 18446744073709551615u64})), Ok(Some(u64::MAX)));
@@ -391,14 +556,19 @@ mod tests {
                 "{bad}"
             );
         }
+        assert_eq!(
+            k(json!({"topk": "5"})),
+            Err(ApiError::InvalidK(
+                "\"topk\" must be an integer of at least 1, got the string \"5\"".to_owned()
+            ))
+        );
     }
 
     #[test]
     fn huge_integer_k_means_all_classes() {
-        let map: Map<String, Value> =
-            serde_json::from_str(r#"{"k": 100000000000000000000000}"#).unwrap();
+        let body = JsonBody::parse(br#"{"k": 100000000000000000000000}"#).unwrap();
         assert_eq!(
-            positive_int_field(&map, &["k"], ApiError::InvalidK),
+            body.positive_int(&["k"], ApiError::InvalidK),
             Ok(Some(u64::MAX))
         );
     }
@@ -406,9 +576,11 @@ mod tests {
     #[test]
     fn string_fields_must_be_strings() {
         let f = |v: Value| {
-            string_field(&obj(v), "fit", ApiError::InvalidSize).map(|s| s.map(str::to_owned))
+            let text = v.to_string();
+            JsonBody::parse(text.as_bytes())?.string("fit", ApiError::InvalidSize)
         };
         assert_eq!(f(json!({"fit": "cover"})), Ok(Some("cover".to_owned())));
+        assert_eq!(f(json!({"fit": "a\"b"})), Ok(Some("a\"b".to_owned())));
         assert_eq!(f(json!({"fit": null})), Ok(None));
         assert_eq!(f(json!({})), Ok(None));
         assert!(matches!(
@@ -482,6 +654,32 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn whitespace_is_counted_out_of_the_size_bound_and_mixed_alphabets_fail() {
+        // 1336 characters decode to 1002 bytes: over 1000 with or without line breaks.
+        let wrapped: String = "A"
+            .repeat(1336)
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(decode_base64(&wrapped, 2000).map(|v| v.len()), Ok(1002));
+        assert_eq!(
+            decode_base64(&"A".repeat(1340), 1000),
+            Err(ApiError::PayloadTooLarge {
+                size: 1003,
+                limit: 1000
+            })
+        );
+        assert_eq!(decode_base64(" \r\n\t ", 10), Err(ApiError::MissingImage));
+        // '+' and '_' together are neither alphabet.
+        assert!(matches!(
+            decode_base64("ab+_", 10),
+            Err(ApiError::InvalidBase64(_))
+        ));
     }
 
     #[test]

@@ -329,6 +329,56 @@ async fn returns_400_invalid_json_for_malformed_or_non_object_json() {
 }
 
 #[tokio::test]
+async fn duplicate_fields_and_non_utf8_bodies_are_invalid_json() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let image = b64(JPEG);
+    let duplicate = format!(r#"{{"image": "{image}", "image": "{image}"}}"#);
+    let mut not_utf8 = format!(r#"{{"note": "x", "image": "{image}"}}"#).into_bytes();
+    not_utf8[10] = 0xFF; // inside "note": a field the function does not read
+    for body in [Body::Text(duplicate), Body::Binary(not_utf8)] {
+        let (status, json, _) = call(
+            &app(&ep, &[]),
+            post("/predictions", Some("application/json"), body),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&json)),
+            (StatusCode::BAD_REQUEST, "invalid_json"),
+            "{json}"
+        );
+    }
+    assert!(ep.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn json_escapes_in_the_image_string_are_undone_before_decoding() {
+    // PHP's json_encode writes every "/" as "\/"; a JSON encoder may also escape as \u002F.
+    let ep = FakeEndpoint::answering(FIVE);
+    let image: Vec<u8> = JPEG
+        .iter()
+        .copied()
+        .chain((0..=255u8).cycle().take(600))
+        .collect();
+    let encoded = b64(&image);
+    assert!(
+        encoded.contains('/'),
+        "the sample must contain a slash to escape"
+    );
+    for escaped in [encoded.replace('/', "\\/"), encoded.replace('/', "\\u002F")] {
+        let body = format!(r#"{{"image": "{escaped}", "k": 1}}"#);
+        let (status, json, _) = call(
+            &app(&ep, &[]),
+            post("/predictions", Some("application/json"), body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+    }
+    let calls = ep.calls.lock().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|(sent, _)| sent[..] == image[..]));
+}
+
+#[tokio::test]
 async fn returns_400_missing_image_when_no_image_is_sent() {
     let ep = FakeEndpoint::answering(FIVE);
     for body in [
