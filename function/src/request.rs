@@ -292,21 +292,22 @@ pub fn positive_int_query(
 /// [`ApiError::InvalidBase64`] for malformed input, [`ApiError::PayloadTooLarge`] when too large.
 pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
     let payload = strip_data_url(input.trim())?.as_bytes();
-    // One pass over the input, in chunks the compiler vectorises: how much whitespace is there
-    // to drop, and is it the URL-safe alphabet? Most clients send one unbroken line, which then
-    // decodes straight from the request body, with no copy.
-    let (mut spaces, mut url_safe) = (0usize, false);
-    for chunk in payload.chunks(256) {
-        let (s, u) = chunk.iter().fold((0usize, false), |(s, u), &b| {
-            (
-                s + usize::from(b.is_ascii_whitespace()),
-                u | (b == b'-') | (b == b'_'),
-            )
+    // One pass over the input, in chunks the compiler vectorises: is there whitespace to drop,
+    // and is it the URL-safe alphabet? Most clients send one unbroken line, which then decodes
+    // straight from the request body, with no copy.
+    let (mut has_space, mut url_safe) = (false, false);
+    for chunk in payload.chunks(64) {
+        let (s, u) = chunk.iter().fold((false, false), |(s, u), &b| {
+            (s | b.is_ascii_whitespace(), u | (b == b'-') | (b == b'_'))
         });
-        spaces += s;
+        has_space |= s;
         url_safe |= u;
     }
-    let encoded_len = payload.len() - spaces;
+    let encoded_len = if has_space {
+        payload.iter().filter(|b| !b.is_ascii_whitespace()).count()
+    } else {
+        payload.len()
+    };
     if encoded_len == 0 {
         return Err(ApiError::MissingImage);
     }
@@ -326,16 +327,13 @@ pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError>
         &base64::alphabet::STANDARD
     };
     let engine = GeneralPurpose::new(alphabet, config);
-    let decoded = if spaces == 0 {
-        engine.decode(payload)
-    } else {
+    let decoded = if has_space {
         // Line-wrapped input (the `base64` CLI wraps at 76 columns): drop the breaks first.
-        let cleaned: Vec<u8> = payload
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        let mut cleaned = Vec::with_capacity(encoded_len);
+        cleaned.extend(payload.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         engine.decode(cleaned)
+    } else {
+        engine.decode(payload)
     };
     decoded.map_err(|e| ApiError::InvalidBase64(e.to_string()))
 }
