@@ -286,7 +286,8 @@ pub fn positive_int_query(
 
 /// Decodes base64 as clients send it: standard or URL-safe alphabet, padded or not, with line
 /// breaks or spaces (the `base64` CLI wraps at 76 columns), optionally as a `data:` URL.
-/// Rejects before decoding when the decoded size would clearly exceed `max_bytes`.
+/// Rejects before decoding (the allocation of the output) when the decoded size would clearly
+/// exceed `max_bytes`.
 ///
 /// # Errors
 /// [`ApiError::InvalidBase64`] for malformed input, [`ApiError::PayloadTooLarge`] when too large.
@@ -303,16 +304,24 @@ pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError>
         has_space |= s;
         url_safe |= u;
     }
-    let encoded_len = if has_space {
-        payload.iter().filter(|b| !b.is_ascii_whitespace()).count()
+    // Line-wrapped input (the `base64` CLI wraps at 76 columns): copy the runs between the
+    // breaks. The copy is never larger than the body, which is already bounded and in memory.
+    let unwrapped: Vec<u8>;
+    let encoded = if has_space {
+        let mut buf = Vec::with_capacity(payload.len());
+        for run in payload.split(u8::is_ascii_whitespace) {
+            buf.extend_from_slice(run);
+        }
+        unwrapped = buf;
+        &unwrapped[..]
     } else {
-        payload.len()
+        payload
     };
-    if encoded_len == 0 {
+    if encoded.is_empty() {
         return Err(ApiError::MissingImage);
     }
     // Every 4 characters make 3 bytes; allow for up to 2 bytes of padding.
-    let lower_bound = (encoded_len / 4 * 3).saturating_sub(2);
+    let lower_bound = (encoded.len() / 4 * 3).saturating_sub(2);
     if lower_bound > max_bytes {
         return Err(ApiError::PayloadTooLarge {
             size: lower_bound,
@@ -326,15 +335,7 @@ pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>, ApiError>
     } else {
         &base64::alphabet::STANDARD
     };
-    let engine = GeneralPurpose::new(alphabet, config);
-    let decoded = if has_space {
-        // Line-wrapped input (the `base64` CLI wraps at 76 columns): drop the breaks first.
-        let mut cleaned = Vec::with_capacity(encoded_len);
-        cleaned.extend(payload.iter().copied().filter(|b| !b.is_ascii_whitespace()));
-        engine.decode(cleaned)
-    } else {
-        engine.decode(payload)
-    };
+    let decoded = GeneralPurpose::new(alphabet, config).decode(encoded);
     decoded.map_err(|e| ApiError::InvalidBase64(e.to_string()))
 }
 
