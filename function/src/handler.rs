@@ -436,17 +436,25 @@ fn read_image<T>(
         // A future variant: read it through its bytes view.
         other => other.as_ref().to_vec(),
     };
-    let (image, extracted) = match kind {
+    // Image errors come before errors in the other fields, for both kinds of body.
+    match kind {
         BodyKind::Json => {
             let json = JsonBody::parse(&body)?;
             let image = request::decode_base64(&json.image()?, limit)?;
-            (image, fields(&json)?)
+            check_image_size(&image, limit, outcome)?;
+            let extracted = fields(&json)?;
+            Ok((image, extracted))
         }
         BodyKind::Raw => {
+            check_image_size(&body, limit, outcome)?;
             let extracted = fields(&JsonBody::default())?;
-            (body, extracted)
+            Ok((body, extracted))
         }
-    };
+    }
+}
+
+/// Records the image's size, and rejects an empty image or one over `limit`.
+fn check_image_size(image: &[u8], limit: usize, outcome: &mut Outcome) -> Result<(), ApiError> {
     outcome.image_bytes = Some(image.len());
     if image.is_empty() {
         return Err(ApiError::MissingImage);
@@ -457,7 +465,7 @@ fn read_image<T>(
             limit,
         });
     }
-    Ok((image, extracted))
+    Ok(())
 }
 
 fn json_body<T: Serialize>(value: &T) -> Body {

@@ -492,6 +492,41 @@ async fn returns_413_when_image_exceeds_limit() {
 }
 
 #[tokio::test]
+async fn image_errors_come_before_k_errors_for_raw_and_json_bodies() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let limits = [("MAX_IMAGE_BYTES", "1000"), ("PREPROCESS", "off")];
+    let mut big = JPEG.to_vec();
+    big.resize(1001, 0);
+    let cases = [
+        (
+            post("/predictions?k=0", Some("image/jpeg"), big.clone()),
+            "payload_too_large",
+        ),
+        (
+            post("/predictions?k=0", Some("image/jpeg"), Vec::<u8>::new()),
+            "missing_image",
+        ),
+        (
+            post_json("/predictions", &json!({"image": b64(&big), "k": 0})),
+            "payload_too_large",
+        ),
+        (
+            post_json("/predictions", &json!({"image": "###", "k": 0})),
+            "invalid_base64",
+        ),
+        (
+            post_json("/predictions", &json!({"image": b64(JPEG), "k": 0})),
+            "invalid_k",
+        ),
+    ];
+    for (req, expected) in cases {
+        let (_, json, _) = call(&app(&ep, &limits), req).await;
+        assert_eq!(error_code(&json), expected, "{json}");
+    }
+    assert!(ep.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn returns_415_for_unsupported_content_types() {
     let ep = FakeEndpoint::answering(FIVE);
     for ct in [
