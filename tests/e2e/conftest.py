@@ -20,6 +20,18 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "restarts_model_server: stops and restarts model-server; runs after every other test"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that restart model-server run last: the others, the load test's memory checks above
+    all, then see one long-running server that has reached its steady state."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_model_server") is not None)
+
+
 def _env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -104,14 +116,15 @@ def contract() -> Contract:
 class ModelServer:
     """The stack's model-server process, which a test may stop and start again.
 
-    It restarts with the same command line and working directory, as a session leader like the
-    original, and records its new PID in STACK_MODEL_PIDFILE so that later tests and the stack's
-    teardown find the process that runs now.
+    It restarts with the same command line, environment and working directory, as a session
+    leader like the original, and records its new PID in STACK_MODEL_PIDFILE so that later tests
+    and the stack's teardown find the process that runs now.
     """
 
     def __init__(self, url: str, pidfile: str, log: str) -> None:
         self.url, self.pidfile, self.log = url, pathlib.Path(pidfile), log
         self._argv: list[str] | None = None
+        self._env: dict[str, str] | None = None
         self._cwd: str | None = None
 
     @property
@@ -128,6 +141,8 @@ class ModelServer:
     def stop(self) -> None:
         pid = self.pid
         self._argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+        environ = pathlib.Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        self._env = dict(e.decode().split("=", 1) for e in environ if b"=" in e)
         self._cwd = os.readlink(f"/proc/{pid}/cwd")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -139,8 +154,8 @@ class ModelServer:
     def start(self) -> None:
         assert self._argv, "start() follows stop()"
         with open(self.log, "ab") as out:
-            proc = subprocess.Popen(self._argv, cwd=self._cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(self._argv, cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.pidfile.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + 120
         while True:

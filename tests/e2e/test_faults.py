@@ -4,7 +4,7 @@ through PUT /faults) behind the function, which runs with INVOKE_TIMEOUT_MS=1500
 Each fault must become the contract's error, and the function must answer correctly again
 right after. Ordering, not wall-clock: the 504 must arrive while model-server still holds the
 delayed invocation. A refused connection is the real thing: model-server is stopped, so its port
-is closed, and started again before the recovery check.
+is closed, and started again before the recovery check (after every other test: see conftest).
 """
 
 import base64
@@ -78,6 +78,7 @@ def test_a_dropped_connection_is_503(api_url, model_url, flower):
     assert (r.status_code, error(r)) == (503, "endpoint_unavailable")
 
 
+@pytest.mark.restarts_model_server
 def test_a_refused_connection_is_503(api_url, model_url, model_server, flower):
     model_server.stop()
     try:
