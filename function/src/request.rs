@@ -116,18 +116,12 @@ impl<'a> JsonBody<'a> {
                 e.valid_up_to()
             ))
         })?;
-        // serde reads a struct from an array too: only an object may get that far.
-        if text.trim_start().starts_with('{')
-            && let Ok(parsed) = serde_json::from_str::<Self>(text)
-        {
-            return Ok(parsed);
+        // serde reads a struct from an array too: only an object may get that far. Anything
+        // else is parsed in full, for the message naming what it is.
+        if text.trim_start().starts_with('{') {
+            return serde_json::from_str(text).map_err(|e| ApiError::InvalidJson(e.to_string()));
         }
-        // The error path: a full parse gives the precise message.
         Err(match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(_)) => match serde_json::from_str::<Self>(text) {
-                Err(e) => ApiError::InvalidJson(e.to_string()),
-                Ok(_) => ApiError::InvalidJson("unreadable JSON object".to_owned()),
-            },
             Ok(other) => {
                 ApiError::InvalidJson(format!("expected a JSON object, got {}", json_type(&other)))
             }
