@@ -35,6 +35,8 @@ class FakeSageMaker:
         self.bytes_received = 0
         self.pings = 0
         self.last_content_type = None
+        # The last request body, to check what reached the model byte for byte.
+        self.last_body = b""
         self._bodies: dict[int, bytes] = {}
         self._lock = threading.Lock()
         fake = self
@@ -103,6 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.sagemaker.invocations += 1
         self.sagemaker.bytes_received += len(received)
+        self.sagemaker.last_body = received
         self.sagemaker.last_content_type = self.headers.get("Content-Type")
         self._reply(
             200,

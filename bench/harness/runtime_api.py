@@ -24,6 +24,11 @@ PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:sagefront-bench"
 
 
+def invocation_id(request_id: str) -> str:
+    """The invocation id sent with an event (Lambda uses it to reject stale answers)."""
+    return f"inv-{request_id}"
+
+
 @dataclass
 class Invocation:
     """One event and what became of it."""
@@ -36,6 +41,8 @@ class Invocation:
     # "response" or "error"; None while pending.
     outcome: Optional[str] = None
     body: bytes = b""
+    # The `Lambda-Runtime-Invocation-Id` the function echoed with its answer, if any.
+    echoed_invocation_id: Optional[str] = None
     # The function's CPU clock (ns) when it asked for this event, and when it asked for the next.
     cpu_before_ns: Optional[int] = None
     cpu_after_ns: Optional[int] = None
@@ -144,12 +151,13 @@ class RuntimeApi:
             return inv
         return None
 
-    def _finish(self, request_id: str, outcome: str, body: bytes) -> bool:
+    def _finish(self, request_id: str, outcome: str, body: bytes, invocation_id: Optional[str]) -> bool:
         with self._lock:
             inv = self._by_id.pop(request_id, None)
         if inv is None:
             return False
         inv.body = body
+        inv.echoed_invocation_id = invocation_id
         inv.outcome = outcome
         inv.done_at = time.perf_counter()
         inv.done.set()
@@ -215,6 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "Content-Type": "application/json",
                 "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                "Lambda-Runtime-Invocation-Id": invocation_id(inv.request_id),
                 "Lambda-Runtime-Deadline-Ms": str(deadline),
                 "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
                 "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{inv.request_id.replace('-', '')[:24]};Sampled=0",
@@ -230,7 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         parts = path[len(PREFIX) :].strip("/").split("/") if path.startswith(PREFIX) else []
         if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            if self.runtime._finish(parts[1], parts[2], body):
+            echoed = self.headers.get("Lambda-Runtime-Invocation-Id")
+            if self.runtime._finish(parts[1], parts[2], body, echoed):
                 self._reply(202, b'{"status":"OK"}')
             else:
                 self._reply(400, b'{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}')

@@ -4,6 +4,7 @@
 //! [`App::handle`] never fails: every outcome, errors included, is a response with an
 //! `x-request-id` header and one structured log line.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -420,8 +421,8 @@ impl<E: Endpoint> App<E> {
 
 /// The image of a request body (decoded from the JSON `image`/`data` field, or the raw bytes),
 /// checked against `limit`, and what `fields` reads from the rest of the JSON (from an empty
-/// object for raw bodies). Consumes the body: a raw image is moved, not copied, and the base64
-/// text is dropped as soon as it is decoded.
+/// object for raw bodies). Consumes the body: a raw image is moved, not copied, and base64 is
+/// decoded into the body's own buffer, so a request holds one copy of its image at a time.
 fn read_image<T>(
     kind: BodyKind,
     body: Body,
@@ -429,7 +430,7 @@ fn read_image<T>(
     outcome: &mut Outcome,
     fields: impl FnOnce(&JsonBody<'_>) -> Result<T, ApiError>,
 ) -> Result<(Vec<u8>, T), ApiError> {
-    let body = match body {
+    let mut body = match body {
         Body::Empty => Vec::new(),
         Body::Text(text) => text.into_bytes(),
         Body::Binary(bytes) => bytes,
@@ -439,11 +440,35 @@ fn read_image<T>(
     // Image errors come before errors in the other fields, for both kinds of body.
     match kind {
         BodyKind::Json => {
-            let json = JsonBody::parse(&body)?;
-            let image = request::decode_base64(&json.image()?, limit)?;
+            // The fields are read while the JSON is intact; their error, if any, is reported
+            // after the image's.
+            let (image, extracted) = {
+                let json = JsonBody::parse(&body)?;
+                let image = match json.image()? {
+                    // Where the base64 text sits in the body.
+                    Cow::Borrowed(text) => {
+                        let start = text.as_ptr() as usize - body.as_ptr() as usize;
+                        Ok(start..start + text.len())
+                    }
+                    // The JSON string had escapes to undo: decode that copy instead.
+                    Cow::Owned(text) => Err(text.into_bytes()),
+                };
+                (image, fields(&json))
+            };
+            let image = match image {
+                Ok(text) => {
+                    request::decode_base64_in_place(&mut body, text, limit)?;
+                    body
+                }
+                Err(mut unescaped) => {
+                    drop(body);
+                    let len = unescaped.len();
+                    request::decode_base64_in_place(&mut unescaped, 0..len, limit)?;
+                    unescaped
+                }
+            };
             check_image_size(&image, limit, outcome)?;
-            let extracted = fields(&json)?;
-            Ok((image, extracted))
+            Ok((image, extracted?))
         }
         BodyKind::Raw => {
             check_image_size(&body, limit, outcome)?;

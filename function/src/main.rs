@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use lambda_http::{Error, service_fn};
+use lambda_http::Error;
 use sagefront_function::config::Config;
 use sagefront_function::handler::App;
 use sagefront_function::labels::Labels;
+use sagefront_function::runtime;
 use sagefront_function::sagemaker::{self, SageMakerEndpoint};
 
 /// Longest the init phase may spend opening the first connection to SageMaker.
@@ -40,8 +41,5 @@ async fn main() -> Result<(), Error> {
 
     let app = App::new(config, labels, endpoint);
     let app = &app;
-    lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(app.handle(req).await)
-    }))
-    .await
+    runtime::run(|req| app.handle(req)).await
 }
