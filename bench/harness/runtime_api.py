@@ -65,6 +65,9 @@ class RuntimeApi:
 
     def __init__(self, deadline_ms: int = 30_000):
         self.deadline_ms = deadline_ms
+        # When set, every reply closes its connection (`Connection: close`), so the function
+        # must open a new one for each request.
+        self.close_connections = False
         self.cpu_probe: Optional[Callable[[], Optional[int]]] = None
         self.init_error: Optional[bytes] = None
         self.polls = 0
@@ -190,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if self.runtime.close_connections:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if body:

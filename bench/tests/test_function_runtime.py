@@ -111,3 +111,13 @@ def test_an_event_that_is_not_http_is_an_invocation_error_and_the_function_goes_
     # The process is still there and answers the next event.
     assert _answer(function.runtime.invoke(functions.runtime_only_event("rust")))["statusCode"] == 200
     assert function.proc.poll() is None
+
+
+def test_a_closed_runtime_api_connection_is_opened_again(function):
+    function.runtime.close_connections = True
+    try:
+        for _ in range(3):
+            assert _answer(function.runtime.invoke(functions.runtime_only_event("rust")))["statusCode"] == 200
+    finally:
+        function.runtime.close_connections = False
+    assert function.proc.poll() is None

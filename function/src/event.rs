@@ -224,6 +224,51 @@ mod tests {
         assert_same_as_lambda_http(event.into_bytes());
     }
 
+    /// Every recorded event shape in `tests/data` (REST API, HTTP API, Function URL; JSON, raw
+    /// and base64 bodies) reads exactly as lambda_http reads it.
+    #[test]
+    fn recorded_events_read_as_lambda_http_reads_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let expected = reference(&bytes);
+            let expected_origin = serde_json::from_slice::<LambdaRequest>(&bytes)
+                .unwrap()
+                .request_origin();
+            let (request, body) = split(bytes).unwrap();
+            assert_eq!(
+                std::mem::discriminant(&request.request_origin()),
+                std::mem::discriminant(&expected_origin),
+                "{path:?}"
+            );
+            let request: http::Request<Body> = request.into();
+            assert_eq!(request.method(), expected.method(), "{path:?}");
+            // lambda_http rebuilds the query from a hash map: compare it as a set of pairs.
+            let query = |uri: &http::Uri| {
+                let mut pairs: Vec<String> = uri
+                    .query()
+                    .unwrap_or("")
+                    .split('&')
+                    .map(str::to_owned)
+                    .collect();
+                pairs.sort();
+                (
+                    uri.scheme().cloned(),
+                    uri.authority().cloned(),
+                    uri.path().to_owned(),
+                    pairs,
+                )
+            };
+            assert_eq!(query(request.uri()), query(expected.uri()), "{path:?}");
+            assert_eq!(request.headers(), expected.headers(), "{path:?}");
+            assert_eq!(body.as_ref(), expected.body().as_ref(), "{path:?}");
+            seen += 1;
+        }
+        assert!(seen >= 5, "only {seen} events in {dir:?}");
+    }
+
     #[test]
     fn a_base64_body_is_decoded_to_bytes() {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();

@@ -6,6 +6,7 @@
 
 use crate::config::ModelOutput;
 use crate::error::ApiError;
+use crate::event;
 use crate::image_kind::ImageKind;
 use crate::imaging::{self, Spec};
 use crate::request::{self, BodyKind};
@@ -65,4 +66,13 @@ pub fn model_response(data: &[u8]) {
 pub fn image(data: &[u8]) {
     let _ = ImageKind::sniff(data);
     let _ = imaging::transform(data, &Spec::shrink_to_jpeg(64));
+}
+
+/// Lambda events as the Runtime API delivers them: finding the body, reading the rest with
+/// lambda_http's types, undoing the body's JSON escapes and base64 in place.
+pub fn lambda_event(data: &[u8]) {
+    if let Ok((request, body)) = event::split(data.to_vec()) {
+        let _ = http::Request::<lambda_http::Body>::from(request);
+        let _ = body;
+    }
 }

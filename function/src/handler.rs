@@ -223,7 +223,7 @@ impl<E: Endpoint> App<E> {
         });
         outcome.k = Some(k.min(classes));
         outcome.classes = Some(classes);
-        let predictions = top_k::top_k(&probabilities, k)
+        let predictions: Vec<Prediction<'_>> = top_k::top_k(&probabilities, k)
             .into_iter()
             .map(|r| Prediction {
                 index: r.index,
@@ -231,10 +231,19 @@ impl<E: Endpoint> App<E> {
                 probability: r.probability,
             })
             .collect();
-        Ok(json_body(&Predictions {
-            predictions,
-            classes,
-        }))
+        // Sized for the whole answer up front: each prediction is its label plus ~50 bytes.
+        let capacity = predictions
+            .iter()
+            .map(|p| 50 + p.label.map_or(0, str::len))
+            .sum::<usize>()
+            + 32;
+        Ok(json_body_sized(
+            &Predictions {
+                predictions,
+                classes,
+            },
+            capacity,
+        ))
     }
 
     /// Applies `PREPROCESS` to an image on its way to the model.
@@ -494,8 +503,18 @@ fn check_image_size(image: &[u8], limit: usize, outcome: &mut Outcome) -> Result
 }
 
 fn json_body<T: Serialize>(value: &T) -> Body {
-    // Serialising these plain structs cannot fail; an empty object is a safe fallback anyway.
-    Body::Text(serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned()))
+    json_body_sized(value, 128)
+}
+
+/// `value` as JSON, written into a buffer of `capacity` bytes (grown if that is too small).
+fn json_body_sized<T: Serialize>(value: &T, capacity: usize) -> Body {
+    let mut out = Vec::with_capacity(capacity);
+    // Serialising these plain structs cannot fail, and serde_json writes UTF-8; an empty object
+    // is a safe fallback anyway.
+    let text = serde_json::to_writer(&mut out, value)
+        .ok()
+        .and_then(|()| String::from_utf8(out).ok());
+    Body::Text(text.unwrap_or_else(|| "{}".to_owned()))
 }
 
 /// The Lambda request id; a local one for requests that carry no Lambda context (tests).

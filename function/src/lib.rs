@@ -6,8 +6,8 @@
 //! encode for `/resize` and preprocessing), [`endpoint`] (the trait seam to
 //! the model), [`sagemaker`] (the AWS SDK adapter), [`model_output`] (parsing without eval),
 //! [`top_k`] (partial selection), [`labels`], [`error`] (the contract's errors), [`handler`], and
-//! the Lambda side: [`runtime`] (the Runtime API loop) and [`event`] (events read without
-//! copying their body).
+//! the Lambda side: [`runtime`] (the Runtime API loop), [`event`] (events read without
+//! copying their body) and [`memory`] (malloc settings).
 
 pub mod config;
 pub mod endpoint;
@@ -18,6 +18,7 @@ pub mod handler;
 pub mod image_kind;
 pub mod imaging;
 pub mod labels;
+pub mod memory;
 pub mod model_output;
 pub mod request;
 pub mod routes;

@@ -6,6 +6,7 @@ use lambda_http::Error;
 use sagefront_function::config::Config;
 use sagefront_function::handler::App;
 use sagefront_function::labels::Labels;
+use sagefront_function::memory;
 use sagefront_function::runtime;
 use sagefront_function::sagemaker::{self, SageMakerEndpoint};
 
@@ -14,6 +15,7 @@ const WARM_UP_BUDGET: Duration = Duration::from_secs(1);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    memory::return_large_buffers_to_the_os();
     // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=JSON.
     lambda_http::tracing::init_default_subscriber();
 

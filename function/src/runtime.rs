@@ -6,9 +6,10 @@
 //! its `Content-Length`, and [`event::split`] decodes the body inside it. Everything else is
 //! `lambda_http`'s and `lambda_runtime`'s own code: the event types, the conversion to and from
 //! `http` types (through [`lambda_http::Adapter`]), [`Context`] and the per-request tracing
-//! span. The HTTP client is hyper's, as in `lambda_runtime_api_client`, but with a 128 KiB read
-//! buffer instead of 1 MiB: an event is copied out of it as it arrives, and two 1 MiB buffers
-//! were a quarter of the function's peak memory for a 4 MB photo.
+//! span. The HTTP client is hyper's, as in `lambda_runtime_api_client`, but on a single
+//! connection and with a 128 KiB read buffer instead of 1 MiB: an event is copied out of it as
+//! it arrives, and two 1 MiB buffers were a quarter of the function's peak memory for a 4 MB
+//! photo.
 //!
 //! Invocations are answered one at a time, as `lambda_http::run` does.
 
@@ -18,16 +19,18 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::header::HOST;
 use http::{Method, StatusCode, header::HeaderValue};
 use http_body_util::BodyExt as _;
 use http_body_util::{Either, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use lambda_http::tower::{Service as _, ServiceExt as _};
 use lambda_http::{Body, Context, Error, LambdaEvent, Request, Response, service_fn};
 use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::build_request;
+use tokio::net::TcpStream;
 use tracing::Instrument as _;
 
 use crate::event;
@@ -42,38 +45,74 @@ const MAX_PREALLOCATION: usize = 8 << 20;
 const READ_BUFFER: usize = 128 << 10;
 
 type ApiBody = Either<Empty<Bytes>, Full<Bytes>>;
+const PATH: &str = "/2018-06-01/runtime/invocation/";
 
-/// The Runtime API at `AWS_LAMBDA_RUNTIME_API`, over one kept-alive connection.
+/// The Runtime API at `AWS_LAMBDA_RUNTIME_API`, over one kept-alive HTTP/1.1 connection.
+///
+/// One connection, not a pool: requests go strictly one after another, each only once the
+/// previous response has been read, and a pool's checkout and return cost more CPU per request
+/// than anything else here. A closed connection is opened again.
 struct RuntimeApi {
-    origin: String,
-    client: Client<HttpConnector, ApiBody>,
+    /// `host:port`, to connect to.
+    address: String,
+    host: HeaderValue,
+    /// `/2018-06-01/runtime/invocation/`, after any base path in `AWS_LAMBDA_RUNTIME_API`.
+    path: String,
+    connection: Option<SendRequest<ApiBody>>,
 }
 
 impl RuntimeApi {
+    /// From `AWS_LAMBDA_RUNTIME_API`: `host:port` in Lambda; local emulators add a base path
+    /// (`cargo lambda watch`: `127.0.0.1:9000/.rt`).
     fn from_env() -> Result<Self, Error> {
-        let address = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        let value = std::env::var("AWS_LAMBDA_RUNTIME_API")
             .map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set: this runs as a Lambda function")?;
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder.http1_max_buf_size(READ_BUFFER);
+        Self::new(&value)
+    }
+
+    fn new(value: &str) -> Result<Self, Error> {
+        let uri: http::Uri = format!("http://{value}")
+            .parse()
+            .map_err(|e| format!("AWS_LAMBDA_RUNTIME_API {value:?} is not host:port: {e}"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("AWS_LAMBDA_RUNTIME_API {value:?} has no host"))?;
         Ok(Self {
-            origin: format!("http://{address}/2018-06-01/runtime/invocation/"),
-            client: builder.build(HttpConnector::new()),
+            address: format!(
+                "{}:{}",
+                authority.host(),
+                authority.port_u16().unwrap_or(80)
+            ),
+            host: HeaderValue::from_str(authority.as_str())?,
+            path: format!("{}{PATH}", uri.path().trim_end_matches('/')),
+            connection: None,
         })
     }
 
-    /// Fetches the next event.
-    async fn next(&self) -> Result<http::Response<Incoming>, Error> {
-        let request = build_request()
-            .method(Method::GET)
-            .uri(format!("{}next", self.origin))
-            .body(Either::Left(Empty::new()))?;
-        Ok(self.client.request(request).await?)
+    /// Fetches the next event. A connection that turns out to be closed is opened again and
+    /// the request repeated once (it is idempotent; an answer is not repeated).
+    async fn next(&mut self) -> Result<http::Response<Incoming>, Error> {
+        let uri = format!("{}next", self.path);
+        let request = || {
+            build_request()
+                .method(Method::GET)
+                .uri(&uri)
+                .body(Either::Left(Empty::new()))
+        };
+        match self.send(request()?).await {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                tracing::debug!(error = %e, "polling the Runtime API failed; reconnecting");
+                self.connection = None;
+                self.send(request()?).await
+            }
+        }
     }
 
     /// Posts an answer (`{request_id}/response` or `/error`), echoing the invocation id, and
     /// reads the Runtime API's reply to the end so the connection can be reused.
     async fn answer(
-        &self,
+        &mut self,
         path: &str,
         invocation_id: Option<&HeaderValue>,
         error_type: Option<&'static str>,
@@ -81,7 +120,7 @@ impl RuntimeApi {
     ) -> Result<(), Error> {
         let mut builder = build_request()
             .method(Method::POST)
-            .uri(format!("{}{path}", self.origin));
+            .uri(format!("{}{path}", self.path));
         if let Some(id) = invocation_id {
             builder = builder.header(INVOCATION_ID, id);
         }
@@ -89,8 +128,7 @@ impl RuntimeApi {
             builder = builder.header("lambda-runtime-function-error-type", kind);
         }
         let reply = self
-            .client
-            .request(builder.body(Either::Right(Full::new(Bytes::from(body))))?)
+            .send(builder.body(Either::Right(Full::new(Bytes::from(body))))?)
             .await?;
         let status = reply.status();
         let text = reply.into_body().collect().await?.to_bytes();
@@ -98,6 +136,41 @@ impl RuntimeApi {
             tracing::error!(%status, reply = %String::from_utf8_lossy(&text), "the Runtime API refused the answer");
         }
         Ok(())
+    }
+
+    async fn send(
+        &mut self,
+        mut request: http::Request<ApiBody>,
+    ) -> Result<http::Response<Incoming>, Error> {
+        request.headers_mut().insert(HOST, self.host.clone());
+        let mut connection = match self.connection.take() {
+            Some(open) => open,
+            None => self.connect().await?,
+        };
+        // A connection the Runtime API has closed fails here, before anything is sent, so a new
+        // one is safe for any request.
+        if connection.ready().await.is_err() {
+            connection = self.connect().await?;
+            connection.ready().await?;
+        }
+        let connection = self.connection.insert(connection);
+        Ok(connection.send_request(request).await?)
+    }
+
+    async fn connect(&self) -> Result<SendRequest<ApiBody>, Error> {
+        let stream = TcpStream::connect(&self.address).await?;
+        // Each request is written whole; waiting for more to coalesce only adds latency.
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::Builder::new()
+            .max_buf_size(READ_BUFFER)
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "the Runtime API connection closed");
+            }
+        });
+        Ok(sender)
     }
 }
 
@@ -112,7 +185,7 @@ where
     F: Future<Output = Response<Body>> + Send,
 {
     let config = Arc::new(lambda_runtime::Config::from_env());
-    let api = RuntimeApi::from_env()?;
+    let mut api = RuntimeApi::from_env()?;
     // The body travels beside lambda_http's request (which is built without it) to the handler.
     let pending_body = Cell::new(None);
     let mut adapter = lambda_http::Adapter::from(service_fn(|mut req: Request| {
@@ -123,6 +196,7 @@ where
         async move { Ok::<_, Infallible>(response.await) }
     }));
 
+    let mut answer_size = 0;
     loop {
         let next = api.next().await?;
         // The local emulator (`cargo lambda watch`) answers 204 to keep the poll alive.
@@ -155,7 +229,11 @@ where
                         .await?
                         .call(LambdaEvent::new(request, context))
                         .await?;
-                    let json = serde_json::to_vec(&response)?;
+                    // Sized like the last answer: answers grow a buffer by doubling, and for
+                    // a long list of predictions the copies cost more than writing it.
+                    let mut json = Vec::with_capacity(answer_size + 256);
+                    serde_json::to_writer(&mut json, &response)?;
+                    answer_size = json.len();
                     api.answer(&format!("{request_id}/response"), invocation_id.as_ref(), None, json)
                         .await
                 }
@@ -202,5 +280,25 @@ fn set_trace_id_env(context: &Context) {
             Some(id) => std::env::set_var("_X_AMZN_TRACE_ID", id),
             None => std::env::remove_var("_X_AMZN_TRACE_ID"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_api_address_may_carry_a_base_path() {
+        let lambda = RuntimeApi::new("127.0.0.1:9001").unwrap();
+        assert_eq!(lambda.address, "127.0.0.1:9001");
+        assert_eq!(lambda.host, "127.0.0.1:9001");
+        assert_eq!(lambda.path, "/2018-06-01/runtime/invocation/");
+        let watch = RuntimeApi::new("127.0.0.1:9000/.rt").unwrap();
+        assert_eq!(watch.address, "127.0.0.1:9000");
+        assert_eq!(watch.path, "/.rt/2018-06-01/runtime/invocation/");
+        let named = RuntimeApi::new("localhost/").unwrap();
+        assert_eq!(named.address, "localhost:80");
+        assert_eq!(named.path, "/2018-06-01/runtime/invocation/");
+        assert!(RuntimeApi::new("").is_err());
     }
 }

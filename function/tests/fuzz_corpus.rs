@@ -43,3 +43,8 @@ fn model_response_corpus_replays_without_panicking() {
 fn image_corpus_replays_without_panicking() {
     replay("image", fuzzing::image);
 }
+
+#[test]
+fn lambda_event_corpus_replays_without_panicking() {
+    replay("lambda_event", fuzzing::lambda_event);
+}

@@ -1,7 +1,7 @@
 //! Handler tests: every row of the API contract, through a fake endpoint.
 //!
 //! Requests are built two ways: `lambda_http` request builders for the common cases, and real
-//! API Gateway / Function URL events from `tests/data` parsed by lambda_http's deserialiser.
+//! API Gateway / Function URL events from `tests/data` read as the runtime loop reads them.
 
 use std::sync::Mutex;
 
@@ -11,6 +11,7 @@ use lambda_http::http::{Method, Request as HttpRequest, StatusCode};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use sagefront_function::config::Config;
 use sagefront_function::endpoint::{Endpoint, InvokeError};
+use sagefront_function::event;
 use sagefront_function::handler::App;
 use sagefront_function::labels::Labels;
 use serde_json::{Value, json};
@@ -758,12 +759,15 @@ async fn cors_origin_is_sent_when_configured() {
     assert!(!resp.headers().contains_key("access-control-allow-origin"));
 }
 
-// ---- Real event shapes, parsed by lambda_http's deserialiser ----
+// ---- Real event shapes, read as the runtime loop reads them (`event::split`) ----
 
 fn event(name: &str) -> Request {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let bytes = std::fs::read(&path).unwrap();
+    let (request, body) = event::split(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut req = Request::from(request);
+    *req.body_mut() = body;
+    req
 }
 
 #[tokio::test]
