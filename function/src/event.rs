@@ -42,7 +42,7 @@ struct Envelope<'a> {
 ///
 /// # Errors
 /// [`EventError`] when the event is not an HTTP event or its body is malformed.
-pub fn split(mut event: Vec<u8>) -> Result<(LambdaRequest, Body), EventError> {
+pub fn read(mut event: Vec<u8>) -> Result<(LambdaRequest, Body), EventError> {
     let (body, base64) = {
         let envelope: Envelope<'_> = serde_json::from_slice(&event)?;
         let body = envelope
@@ -187,7 +187,7 @@ mod tests {
         .into_bytes()
     }
 
-    /// What lambda_http itself makes of the event: the reference for `split`.
+    /// What lambda_http itself makes of the event: the reference for `read`.
     fn reference(event: &[u8]) -> http::Request<Body> {
         serde_json::from_slice::<LambdaRequest>(event)
             .unwrap()
@@ -196,7 +196,7 @@ mod tests {
 
     fn assert_same_as_lambda_http(event: Vec<u8>) {
         let expected = reference(&event);
-        let (request, body) = split(event).unwrap();
+        let (request, body) = read(event).unwrap();
         let origin = request.request_origin();
         let request: http::Request<Body> = request.into();
         assert_eq!(request.method(), expected.method());
@@ -237,7 +237,7 @@ mod tests {
             let expected_origin = serde_json::from_slice::<LambdaRequest>(&bytes)
                 .unwrap()
                 .request_origin();
-            let (request, body) = split(bytes).unwrap();
+            let (request, body) = read(bytes).unwrap();
             assert_eq!(
                 std::mem::discriminant(&request.request_origin()),
                 std::mem::discriminant(&expected_origin),
@@ -274,15 +274,15 @@ mod tests {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
         assert_same_as_lambda_http(rest_event(json!(encoded), true));
-        let (_, body) = split(rest_event(json!(encoded), true)).unwrap();
+        let (_, body) = read(rest_event(json!(encoded), true)).unwrap();
         assert_eq!(body.as_ref(), &bytes[..]);
     }
 
     #[test]
     fn no_body_and_an_empty_body_are_empty() {
-        let (_, body) = split(rest_event(Value::Null, false)).unwrap();
+        let (_, body) = read(rest_event(Value::Null, false)).unwrap();
         assert!(matches!(body, Body::Empty));
-        let (_, body) = split(rest_event(json!(""), false)).unwrap();
+        let (_, body) = read(rest_event(json!(""), false)).unwrap();
         assert!(body.as_ref().is_empty());
     }
 
@@ -304,7 +304,7 @@ mod tests {
             "body": "/9j/",
             "isBase64Encoded": true
         });
-        let (request, body) = split(v2.to_string().into_bytes()).unwrap();
+        let (request, body) = read(v2.to_string().into_bytes()).unwrap();
         assert!(matches!(
             request.request_origin(),
             RequestOrigin::ApiGatewayV2
@@ -315,7 +315,7 @@ mod tests {
             "httpMethod": "POST", "path": "/predictions", "queryStringParameters": {},
             "headers": {"content-type": "application/json"}, "body": "{}", "isBase64Encoded": false
         });
-        let (request, body) = split(alb.to_string().into_bytes()).unwrap();
+        let (request, body) = read(alb.to_string().into_bytes()).unwrap();
         assert!(matches!(request.request_origin(), RequestOrigin::Alb));
         assert_eq!(body.as_ref(), b"{}");
     }
@@ -330,15 +330,15 @@ mod tests {
         ];
         for event in events {
             let shown = String::from_utf8_lossy(event).into_owned();
-            assert!(split(Vec::from(event)).is_err(), "{shown}");
+            assert!(read(Vec::from(event)).is_err(), "{shown}");
         }
         let bad_base64 = rest_event(json!("not base64!"), true);
-        assert!(matches!(split(bad_base64), Err(EventError::Base64(_))));
+        assert!(matches!(read(bad_base64), Err(EventError::Base64(_))));
         // A lone surrogate is not text.
         let event = String::from_utf8(rest_event(json!("PLACEHOLDER"), false))
             .unwrap()
             .replace("PLACEHOLDER", r"\ud800x");
-        assert!(split(event.into_bytes()).is_err());
+        assert!(read(event.into_bytes()).is_err());
     }
 
     proptest! {

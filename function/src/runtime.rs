@@ -3,7 +3,7 @@
 //! `lambda_http::run` does the same, but `lambda_runtime` collects each event as a list of
 //! chunks and then one contiguous copy, and `lambda_http` copies the body again into a string:
 //! a 4 MB photo is several 5.6 MB copies at once. This loop reads an event into one buffer of
-//! its `Content-Length`, and [`event::split`] decodes the body inside it. Everything else is
+//! its `Content-Length`, and [`event::read`] decodes the body inside it. Everything else is
 //! `lambda_http`'s and `lambda_runtime`'s own code: the event types, the conversion to and from
 //! `http` types (through [`lambda_http::Adapter`]), [`Context`] and the per-request tracing
 //! span. The HTTP client is hyper's, as in `lambda_runtime_api_client`, but on a single
@@ -62,8 +62,8 @@ struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// From `AWS_LAMBDA_RUNTIME_API`: `host:port` in Lambda; local emulators add a base path
-    /// (`cargo lambda watch`: `127.0.0.1:9000/.rt`).
+    /// From `AWS_LAMBDA_RUNTIME_API`: `host:port` in Lambda; local emulators may give a URL
+    /// with a base path (`cargo lambda watch`: `http://127.0.0.1:9000/.rt/{function}`).
     fn from_env() -> Result<Self, Error> {
         let value = std::env::var("AWS_LAMBDA_RUNTIME_API")
             .map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set: this runs as a Lambda function")?;
@@ -71,9 +71,15 @@ impl RuntimeApi {
     }
 
     fn new(value: &str) -> Result<Self, Error> {
-        let uri: http::Uri = format!("http://{value}")
-            .parse()
-            .map_err(|e| format!("AWS_LAMBDA_RUNTIME_API {value:?} is not host:port: {e}"))?;
+        let uri: http::Uri = match value.parse::<http::Uri>() {
+            Ok(uri) if uri.authority().is_some() => uri,
+            _ => format!("http://{value}").parse().map_err(|e| {
+                format!("AWS_LAMBDA_RUNTIME_API {value:?} is neither host:port nor a URL: {e}")
+            })?,
+        };
+        if uri.scheme_str().is_some_and(|s| s != "http") {
+            return Err(format!("AWS_LAMBDA_RUNTIME_API {value:?}: only http is supported").into());
+        }
         let authority = uri
             .authority()
             .ok_or_else(|| format!("AWS_LAMBDA_RUNTIME_API {value:?} has no host"))?;
@@ -221,7 +227,7 @@ where
 
         async {
             let event = read_body(incoming, content_length).await?;
-            match event::split(event) {
+            match event::read(event) {
                 Ok((request, body)) => {
                     pending_body.set(Some(body));
                     let response = adapter
@@ -293,9 +299,17 @@ mod tests {
         assert_eq!(lambda.address, "127.0.0.1:9001");
         assert_eq!(lambda.host, "127.0.0.1:9001");
         assert_eq!(lambda.path, "/2018-06-01/runtime/invocation/");
-        let watch = RuntimeApi::new("127.0.0.1:9000/.rt").unwrap();
+        let watch = RuntimeApi::new("http://127.0.0.1:9000/.rt/sagefront-function").unwrap();
         assert_eq!(watch.address, "127.0.0.1:9000");
-        assert_eq!(watch.path, "/.rt/2018-06-01/runtime/invocation/");
+        assert_eq!(watch.host, "127.0.0.1:9000");
+        assert_eq!(
+            watch.path,
+            "/.rt/sagefront-function/2018-06-01/runtime/invocation/"
+        );
+        let bare = RuntimeApi::new("127.0.0.1:9000/.rt").unwrap();
+        assert_eq!(bare.address, "127.0.0.1:9000");
+        assert_eq!(bare.path, "/.rt/2018-06-01/runtime/invocation/");
+        assert!(RuntimeApi::new("https://127.0.0.1:9000").is_err());
         let named = RuntimeApi::new("localhost/").unwrap();
         assert_eq!(named.address, "localhost:80");
         assert_eq!(named.path, "/2018-06-01/runtime/invocation/");

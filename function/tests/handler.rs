@@ -759,12 +759,12 @@ async fn cors_origin_is_sent_when_configured() {
     assert!(!resp.headers().contains_key("access-control-allow-origin"));
 }
 
-// ---- Real event shapes, read as the runtime loop reads them (`event::split`) ----
+// ---- Real event shapes, read as the runtime loop reads them (`event::read`) ----
 
 fn event(name: &str) -> Request {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap();
-    let (request, body) = event::split(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (request, body) = event::read(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut req = Request::from(request);
     *req.body_mut() = body;
     req
