@@ -41,7 +41,9 @@ async fn main() -> Result<(), Error> {
         .await;
     tracing::info!(endpoint = %config.endpoint_name, labels = labels.len(), "initialised");
 
-    let app = App::new(config, labels, endpoint);
-    let app = &app;
-    runtime::run(|req| app.handle(req)).await
+    // Lives as long as the process; 'static so the loop can run as a task of its own.
+    let app: &'static App<_> = Box::leak(Box::new(App::new(config, labels, endpoint)));
+    // As a spawned task, not `block_on`'s own future: connection tasks then wake it through the
+    // scheduler's queue rather than an eventfd write each time.
+    tokio::spawn(runtime::run(|req| app.handle(req))).await?
 }

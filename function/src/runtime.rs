@@ -13,10 +13,9 @@
 //!
 //! Invocations are answered one at a time, as `lambda_http::run` does.
 
-use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::HOST;
@@ -193,9 +192,9 @@ where
     let config = Arc::new(lambda_runtime::Config::from_env());
     let mut api = RuntimeApi::from_env()?;
     // The body travels beside lambda_http's request (which is built without it) to the handler.
-    let pending_body = Cell::new(None);
+    let pending_body = Mutex::new(None);
     let mut adapter = lambda_http::Adapter::from(service_fn(|mut req: Request| {
-        if let Some(body) = pending_body.take() {
+        if let Some(body) = pending_body.lock().ok().and_then(|mut b| b.take()) {
             *req.body_mut() = body;
         }
         let response = handler(req);
@@ -229,7 +228,9 @@ where
             let event = read_body(incoming, content_length).await?;
             match event::read(event) {
                 Ok((request, body)) => {
-                    pending_body.set(Some(body));
+                    if let Ok(mut pending) = pending_body.lock() {
+                        *pending = Some(body);
+                    }
                     let response = adapter
                         .ready()
                         .await?
