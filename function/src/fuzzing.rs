@@ -71,8 +71,7 @@ pub fn image(data: &[u8]) {
 /// Lambda events as the Runtime API delivers them: finding the body, reading the rest with
 /// lambda_http's types, undoing the body's JSON escapes and base64 in place.
 pub fn lambda_event(data: &[u8]) {
-    if let Ok((request, body)) = event::read(data.to_vec()) {
+    if let Ok((request, _body)) = event::read(data.to_vec()) {
         let _ = http::Request::<lambda_http::Body>::from(request);
-        let _ = body;
     }
 }

@@ -5,6 +5,7 @@
 //! `x-request-id` header and one structured log line.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -439,37 +440,31 @@ fn read_image<T>(
     outcome: &mut Outcome,
     fields: impl FnOnce(&JsonBody<'_>) -> Result<T, ApiError>,
 ) -> Result<(Vec<u8>, T), ApiError> {
-    let mut body = match body {
-        Body::Empty => Vec::new(),
-        Body::Text(text) => text.into_bytes(),
-        Body::Binary(bytes) => bytes,
-        // A future variant: read it through its bytes view.
-        other => other.as_ref().to_vec(),
-    };
     // Image errors come before errors in the other fields, for both kinds of body.
     match kind {
         BodyKind::Json => {
             // The fields are read while the JSON is intact; their error, if any, is reported
-            // after the image's.
-            let (image, extracted) = {
-                let json = JsonBody::parse(&body)?;
-                let image = match json.image()? {
-                    // Where the base64 text sits in the body.
-                    Cow::Borrowed(text) => {
-                        let start = text.as_ptr() as usize - body.as_ptr() as usize;
-                        Ok(start..start + text.len())
-                    }
-                    // The JSON string had escapes to undo: decode that copy instead.
-                    Cow::Owned(text) => Err(text.into_bytes()),
-                };
-                (image, fields(&json))
+            // after the image's. A text body is UTF-8 already (the event was read as a string):
+            // parsed as it is, not checked a second time.
+            let (image, extracted, mut body) = match body {
+                Body::Text(text) => {
+                    let (image, extracted) =
+                        locate_image(&JsonBody::parse_str(&text)?, text.as_bytes(), fields)?;
+                    (image, extracted, text.into_bytes())
+                }
+                other => {
+                    let bytes = into_bytes(other);
+                    let (image, extracted) =
+                        locate_image(&JsonBody::parse(&bytes)?, &bytes, fields)?;
+                    (image, extracted, bytes)
+                }
             };
             let image = match image {
-                Ok(text) => {
+                ImageText::InBody(text) => {
                     request::decode_base64_in_place(&mut body, text, limit)?;
                     body
                 }
-                Err(mut unescaped) => {
+                ImageText::Unescaped(mut unescaped) => {
                     drop(body);
                     let len = unescaped.len();
                     request::decode_base64_in_place(&mut unescaped, 0..len, limit)?;
@@ -480,11 +475,47 @@ fn read_image<T>(
             Ok((image, extracted?))
         }
         BodyKind::Raw => {
+            let body = into_bytes(body);
             check_image_size(&body, limit, outcome)?;
             let extracted = fields(&JsonBody::default())?;
             Ok((body, extracted))
         }
     }
+}
+
+/// A body's bytes, moved out of it (copied only for a variant lambda_http may add later).
+fn into_bytes(body: Body) -> Vec<u8> {
+    match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        other => other.as_ref().to_vec(),
+    }
+}
+
+/// The base64 text of a JSON body's image.
+enum ImageText {
+    /// Where it sits in the body.
+    InBody(Range<usize>),
+    /// The JSON string had escapes: the unescaped copy.
+    Unescaped(Vec<u8>),
+}
+
+/// The image text of `json`, parsed from `body`, and what `fields` reads from it (its error
+/// is kept, to be reported after the image's).
+fn locate_image<T>(
+    json: &JsonBody<'_>,
+    body: &[u8],
+    fields: impl FnOnce(&JsonBody<'_>) -> Result<T, ApiError>,
+) -> Result<(ImageText, Result<T, ApiError>), ApiError> {
+    let image = match json.image()? {
+        Cow::Borrowed(text) => {
+            let start = text.as_ptr() as usize - body.as_ptr() as usize;
+            ImageText::InBody(start..start + text.len())
+        }
+        Cow::Owned(text) => ImageText::Unescaped(text.into_bytes()),
+    };
+    Ok((image, fields(json)))
 }
 
 /// Records the image's size, and rejects an empty image or one over `limit`.

@@ -116,6 +116,15 @@ impl<'a> JsonBody<'a> {
                 e.valid_up_to()
             ))
         })?;
+        Self::parse_str(text)
+    }
+
+    /// [`JsonBody::parse`] for a body already known to be UTF-8 (a text body of the event),
+    /// without checking it again.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidJson`] when it is not JSON or not an object.
+    pub fn parse_str(text: &'a str) -> Result<Self, ApiError> {
         // serde reads a struct from an array too: only an object may get that far. Anything
         // else is parsed in full, for the message naming what it is.
         if text.trim_start().starts_with('{') {

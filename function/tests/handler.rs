@@ -367,15 +367,19 @@ async fn json_escapes_in_the_image_string_are_undone_before_decoding() {
     );
     for escaped in [encoded.replace('/', "\\/"), encoded.replace('/', "\\u002F")] {
         let body = format!(r#"{{"image": "{escaped}", "k": 1}}"#);
-        let (status, json, _) = call(
-            &app(&ep, &[]),
-            post("/predictions", Some("application/json"), body),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{json}");
+        // A text body (the event's body string) and a binary one (isBase64Encoded) are parsed
+        // along different paths.
+        for body in [Body::Text(body.clone()), Body::Binary(body.into_bytes())] {
+            let (status, json, _) = call(
+                &app(&ep, &[]),
+                post("/predictions", Some("application/json"), body),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{json}");
+        }
     }
     let calls = ep.calls.lock().unwrap();
-    assert_eq!(calls.len(), 2);
+    assert_eq!(calls.len(), 4);
     assert!(calls.iter().all(|(sent, _)| sent[..] == image[..]));
 }
 
