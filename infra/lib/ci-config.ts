@@ -15,36 +15,48 @@ export const CI_REPOSITORY_OVERRIDE = 'githubRepository';
 export const CI_OIDC_OVERRIDE = 'oidcProvider';
 /** Name of the CI stack. */
 export const CI_STACK_NAME = 'sagefront-ci';
+/**
+ * The reusable workflow that runs every deploy job. The deploy roles require it in the token's
+ * `job_workflow_ref` claim (`infra/test/workflows.test.ts` checks the file exists and is the one
+ * the stage jobs use).
+ */
+export const DEPLOY_WORKFLOW_PATH = '.github/workflows/deploy-stage.yml';
 
 /** Whether the stack creates the account's GitHub OIDC provider or uses the existing one. */
 export type OidcProviderMode = 'create' | 'import';
 
+/** One stage the CI stack makes a deploy role for. */
+export interface CiStage {
+  /** The stage name; also the GitHub environment its deploy job runs in. */
+  readonly stageName: string;
+  /** The region the stage pins (`env.region`); `undefined`: the CI stack's own region. */
+  readonly region?: string;
+}
+
 /** A fully resolved CI configuration. */
 export interface CiConfig {
-  /** `OWNER/REPO` exactly as GitHub spells it (IAM compares the `sub` claim case-sensitively). */
+  /** `OWNER/REPO` exactly as GitHub spells it (IAM compares claims case-sensitively). */
   readonly repository: string;
-  /** The branch whose workflow runs (outside an environment) may assume the role. */
+  /**
+   * GitHub's numeric owner and repository ids, for a repository whose OIDC subject has the
+   * immutable format `repo:OWNER@OWNER_ID/REPO@REPO_ID:…` (repositories created after
+   * 2026-07-15, or opted in). `undefined`: the name-only format `repo:OWNER/REPO:…`.
+   */
+  readonly repositoryIds?: { readonly owner: string; readonly repository: string };
+  /** The only branch whose workflow runs may deploy (the token's `ref` and `job_workflow_ref`). */
   readonly branch: string;
-  /** GitHub deployment environments whose jobs may assume the role (one per stage by default). */
-  readonly environments: readonly string[];
   readonly oidcProvider: OidcProviderMode;
   /** Qualifier of the CDK bootstrap stack (`cdk bootstrap --qualifier`). */
   readonly bootstrapQualifier: string;
-  /** Stage names whose API key the smoke test may read (`aws:ResourceTag/stage`). */
-  readonly stageNames: readonly string[];
-  /**
-   * Regions the stages deploy to: the ones stages pin with `env.region`, plus the CI stack's
-   * own region (`undefined` in the list) when a stage is region-agnostic.
-   */
-  readonly regions: readonly (string | undefined)[];
+  /** Every stage of the app: one deploy role each, trusting the GitHub environment of its name. */
+  readonly stages: readonly CiStage[];
 }
 
-const KEYS = ['repository', 'branch', 'environments', 'oidcProvider', 'bootstrapQualifier'];
+const KEYS = ['repository', 'ownerId', 'repositoryId', 'branch', 'oidcProvider', 'bootstrapQualifier'];
 const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 // A literal git branch name: no wildcards (IAM compares with StringEquals), no `..`, no spaces.
 const BRANCH = /^(?!.*\.\.)(?!\/)(?!.*\/$)[A-Za-z0-9._\/-]{1,200}$/;
-// GitHub environment names: no wildcards or `:` (the claim separator) for an exact `sub` match.
-const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
+const GITHUB_ID = /^[1-9][0-9]{0,19}$/;
 const QUALIFIER = /^[A-Za-z0-9_-]{1,10}$/;
 
 function fail(key: string, message: string): never {
@@ -64,7 +76,7 @@ function str(raw: Record<string, unknown>, key: string, pattern: RegExp, what: s
  *
  * @param raw the `sagefront:ci` context (an object, or absent)
  * @param overrides the `githubRepository` and `oidcProvider` CLI context values, if given
- * @param stages every stage of the app (environments and regions default from them)
+ * @param stages every stage of the app (one deploy role each)
  * @throws ConfigError naming the key on any invalid value.
  */
 export function parseCiConfig(
@@ -77,6 +89,10 @@ export function parseCiConfig(
     throw new ConfigError(`"${CI_CONTEXT_KEY}" must be an object`);
   }
   const r = { ...(raw as Record<string, unknown>) };
+  if ('environments' in r) {
+    // The key of the single shared role: each stage now has its own role and environment.
+    fail('environments', 'is no longer a setting: every stage gets its own deploy role, trusting only the GitHub environment named like the stage');
+  }
   const unknown = Object.keys(r).filter((k) => !KEYS.includes(k));
   if (unknown.length > 0) {
     fail(unknown[0], `is not a known key (known: ${KEYS.join(', ')})`);
@@ -87,23 +103,14 @@ export function parseCiConfig(
   const repository = str(r, 'repository', REPOSITORY, 'OWNER/REPO, e.g. "octo-org/sagefront"');
   if (repository === undefined) return undefined;
 
-  const branch = str(r, 'branch', BRANCH, 'a branch name without wildcards, e.g. "main"') ?? 'main';
-
-  let environments: string[];
-  if (r.environments === undefined || r.environments === null) {
-    environments = stages.map((s) => s.stageName);
-  } else {
-    if (!Array.isArray(r.environments) || r.environments.length === 0) {
-      fail('environments', 'must be a non-empty list of GitHub environment names');
-    }
-    environments = (r.environments as unknown[]).map((e) => {
-      if (typeof e !== 'string' || !ENVIRONMENT.test(e)) {
-        fail('environments', `has ${JSON.stringify(e)}: names may use only letters, digits, ".", "_" and "-"`);
-      }
-      return e;
-    });
-    if (new Set(environments).size !== environments.length) fail('environments', 'lists a name twice');
+  const ownerId = str(r, 'ownerId', GITHUB_ID, 'the numeric id of the repository owner on GitHub, as a string');
+  const repositoryId = str(r, 'repositoryId', GITHUB_ID, 'the numeric id of the repository on GitHub, as a string');
+  if ((ownerId === undefined) !== (repositoryId === undefined)) {
+    fail(ownerId === undefined ? 'ownerId' : 'repositoryId', 'must be set together with '
+      + `${ownerId === undefined ? 'repositoryId' : 'ownerId'} (both name the immutable OIDC subject format)`);
   }
+
+  const branch = str(r, 'branch', BRANCH, 'a branch name without wildcards, e.g. "main"') ?? 'main';
 
   const oidcProvider = r.oidcProvider ?? 'create';
   if (oidcProvider !== 'create' && oidcProvider !== 'import') {
@@ -112,16 +119,13 @@ export function parseCiConfig(
 
   const bootstrapQualifier = str(r, 'bootstrapQualifier', QUALIFIER, 'the CDK bootstrap qualifier (at most 10 letters, digits, "-" or "_")') ?? 'hnb659fds';
 
-  const pinned = stages.map((s) => s.env?.region);
-  const regions = [...new Set(pinned)].sort((a, b) => (a ?? '').localeCompare(b ?? ''));
-
   return {
     repository,
+    ...(ownerId !== undefined && repositoryId !== undefined
+      ? { repositoryIds: { owner: ownerId, repository: repositoryId } } : {}),
     branch,
-    environments,
     oidcProvider,
     bootstrapQualifier,
-    stageNames: stages.map((s) => s.stageName),
-    regions,
+    stages: stages.map((s) => ({ stageName: s.stageName, region: s.env?.region })),
   };
 }
