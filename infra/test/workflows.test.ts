@@ -1,14 +1,17 @@
 /**
  * The GitHub Actions workflows: the actionlint gate (scripts/lib/actionlint.mjs, run by
- * scripts/test.d/55-workflows.sh) can fail, and what ci.yml / deploy.yml / deploy-stage.yml must
- * do is pinned property by property (triggers, OIDC permissions, promotion order, environments,
- * one deploy at a time, no long-lived keys, every stage deployed).
+ * scripts/test.d/55-workflows.sh) can fail; every action is pinned to a full commit SHA with its
+ * version in a comment (and that check can fail); and what ci.yml / deploy.yml / deploy-stage.yml
+ * must do is pinned property by property (triggers, OIDC permissions, promotion order,
+ * environments and their per-stage roles, one deploy at a time, no long-lived keys, every stage
+ * deployed).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { DEPLOY_WORKFLOW_PATH } from '../lib/ci-config';
 import { STAGES_CONTEXT_KEY } from '../lib/config';
 import { cdkJsonContext, REPO_ROOT } from './helpers';
 
@@ -48,6 +51,52 @@ function tmpWorkflow(text: string): string {
 }
 
 const needsOf = (job: Job): string[] => ([] as string[]).concat(job.needs ?? []);
+
+/** Every `uses:` value of a parsed workflow: jobs that call a reusable workflow, and steps. */
+function usesOf(wf: Workflow): string[] {
+  return Object.values(wf.jobs ?? {}).flatMap((j) => [
+    ...(j.uses ? [j.uses] : []),
+    ...(j.steps ?? []).flatMap((s) => (s.uses ? [s.uses] : [])),
+  ]);
+}
+
+// `uses: owner/repo[/path]@<40 lowercase hex> # vX.Y.Z` (the comment is what Dependabot and
+// reviewers read; the SHA is what runs).
+const PINNED = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.\/-]+@[0-9a-f]{40}$/;
+const VERSION_COMMENT = /^v\d+\.\d+\.\d+$/;
+
+/**
+ * The unpinned actions of a workflow file, one message per offence (empty: all pinned). Local
+ * reusable workflows and actions (`./…`) run from the same commit and need no pin; `docker://`
+ * images must carry a digest. The text is scanned line by line (YAML drops comments), and the
+ * parsed workflow is compared with what the scan found, so a `uses:` the scan cannot read (flow
+ * style, an odd quote) is an offence too.
+ */
+function unpinnedActions(text: string): string[] {
+  const problems: string[] = [];
+  const scanned: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    const m = /^\s*(?:-\s+)?uses:\s*(["']?)([^"'\s#]+)\1\s*(?:#\s*(\S+).*)?$/.exec(line);
+    if (!m) {
+      if (/\buses:/.test(line) && !/^\s*#/.test(line)) problems.push(`line ${i + 1}: unreadable uses: ${line.trim()}`);
+      return;
+    }
+    const [, , ref, comment] = m;
+    scanned.push(ref);
+    if (ref.startsWith('./')) return;
+    if (ref.startsWith('docker://')) {
+      if (!/@sha256:[0-9a-f]{64}$/.test(ref)) problems.push(`line ${i + 1}: ${ref} is not pinned to a digest`);
+      return;
+    }
+    if (!PINNED.test(ref)) problems.push(`line ${i + 1}: ${ref} is not pinned to a full commit SHA`);
+    else if (!comment || !VERSION_COMMENT.test(comment)) problems.push(`line ${i + 1}: ${ref} has no "# vX.Y.Z" version comment`);
+  });
+  const parsed = usesOf(parse(text) as Workflow);
+  for (const ref of parsed) {
+    if (!scanned.includes(ref)) problems.push(`${ref}: a uses: the line scan did not see`);
+  }
+  return problems;
+}
 
 describe('actionlint gate', () => {
   test('the repository\'s workflows are clean', () => {
@@ -94,6 +143,64 @@ describe('actionlint gate', () => {
 
   test('an unreadable file is an error, not a pass', () => {
     expect(lint(path.join(os.tmpdir(), 'no-such-workflow.yml')).status).toBe(2);
+  });
+});
+
+describe('every action pinned to a full commit SHA with its version in a comment', () => {
+  const files = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
+
+  test('the repository\'s workflows: no unpinned action', () => {
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) {
+      expect([file, unpinnedActions(fs.readFileSync(path.join(WORKFLOWS, file), 'utf8'))]).toEqual([file, []]);
+    }
+  });
+
+  test('the check sees every step and reusable-workflow call (it is not vacuous)', () => {
+    const all = files.flatMap((f) => usesOf(workflow(f)));
+    expect(all.filter((u) => !u.startsWith('./')).length).toBeGreaterThanOrEqual(15);
+    expect(all).toContain('./.github/workflows/deploy-stage.yml');
+  });
+
+  test('one action, one pin: the same SHA and version everywhere', () => {
+    const pins = new Map<string, Set<string>>();
+    for (const file of files) {
+      for (const m of fs.readFileSync(path.join(WORKFLOWS, file), 'utf8').matchAll(/uses:\s*([^@\s]+)@(\S+)\s*#\s*(\S+)/g)) {
+        pins.set(m[1], (pins.get(m[1]) ?? new Set()).add(`${m[2]} ${m[3]}`));
+      }
+    }
+    expect(pins.size).toBeGreaterThanOrEqual(7);
+    for (const [action, versions] of pins) expect([action, [...versions]]).toEqual([action, [expect.any(String)]]);
+  });
+
+  const sha = '93cb6efe18208431cddfb8368fd83d5badbf9bfd';
+  const wf = (...steps: string[]): string =>
+    ['on: push', 'jobs:', '  a:', '    runs-on: ubuntu-latest', '    steps:', ...steps.map((s) => `      - ${s}`), ''].join('\n');
+
+  test.each([
+    ['a tag', wf('uses: actions/checkout@v5'), /actions\/checkout@v5 is not pinned to a full commit SHA/],
+    ['a tag with a comment', wf('uses: actions/checkout@v5.0.1 # v5.0.1'), /is not pinned to a full commit SHA/],
+    ['a branch', wf('uses: actions/checkout@main'), /actions\/checkout@main is not pinned/],
+    ['a short SHA', wf(`uses: actions/checkout@${sha.slice(0, 7)} # v5.0.1`), /is not pinned to a full commit SHA/],
+    ['an upper-case SHA', wf(`uses: actions/checkout@${sha.toUpperCase()} # v5.0.1`), /is not pinned to a full commit SHA/],
+    ['no version comment', wf(`uses: actions/checkout@${sha}`), /has no "# vX.Y.Z" version comment/],
+    ['a comment that is not a version', wf(`uses: actions/checkout@${sha} # pinned`), /has no "# vX.Y.Z" version comment/],
+    ['a major-only comment', wf(`uses: actions/checkout@${sha} # v5`), /has no "# vX.Y.Z" version comment/],
+    ['a quoted tag', wf('uses: "actions/checkout@v5"'), /actions\/checkout@v5 is not pinned/],
+    ['a docker image by tag', wf('uses: docker://alpine:3.20'), /docker:\/\/alpine:3.20 is not pinned to a digest/],
+    ['a reusable workflow of another repository by tag', 'on: push\njobs:\n  a:\n    uses: octo/wf/.github/workflows/x.yml@v1\n', /octo\/wf\/.github\/workflows\/x.yml@v1 is not pinned/],
+    ['a flow-style step the scan cannot read', wf('{ name: x, uses: actions/checkout@v5 }'), /unreadable uses|the line scan did not see/],
+  ])('fails on %s', (_what, text, message) => {
+    const problems = unpinnedActions(text);
+    expect(problems.join('\n')).toMatch(message);
+  });
+
+  test.each([
+    ['a full SHA with its version', wf(`uses: actions/checkout@${sha} # v5.0.1`)],
+    ['a quoted full SHA', wf(`uses: "actions/checkout@${sha}" # v5.0.1`)],
+    ['a local reusable workflow', 'on: push\njobs:\n  a:\n    uses: ./.github/workflows/deploy-stage.yml\n'],
+  ])('passes %s', (_what, text) => {
+    expect(unpinnedActions(text)).toEqual([]);
   });
 });
 
@@ -170,6 +277,12 @@ describe('deploy.yml: synthesize once, dev, smoke test, approval, prod', () => {
   test('prod is promoted only after dev deployed and passed its smoke test', () => {
     const byStage = Object.fromEntries(stageJobs.map(([name, j]) => [j.with?.stage as string, name]));
     expect(needsOf(deploy.jobs[byStage.prod])).toContain(byStage.dev);
+  });
+
+  test('the stage jobs run in the workflow file the deploy roles trust (job_workflow_ref)', () => {
+    expect(stageJobs.length).toBeGreaterThan(0);
+    for (const [, job] of stageJobs) expect(job.uses).toBe(`./${DEPLOY_WORKFLOW_PATH}`);
+    expect(fs.existsSync(path.join(REPO_ROOT, DEPLOY_WORKFLOW_PATH))).toBe(true);
   });
 
   test('a stage job runs in the GitHub environment named like the stage', () => {
