@@ -3,6 +3,10 @@
 Health; a real photo's prediction (well-formed, sorted, and for the 1000-class ImageNet model a
 sensible top-1); the error contract (bad base64 → 400 JSON, unknown route → 404 JSON). Exits
 non-zero with a message naming the first failed check.
+
+The API key, for stages that require one, comes from the environment (`SAGEFRONT_API_KEY`): a
+command-line argument is readable by every user of the machine (`ps`, /proc/PID/cmdline), the
+environment only by the same user. The positional key is still accepted, with a warning.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import pathlib
 import sys
 
@@ -73,10 +78,16 @@ def run(url: str, api_key: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/smoke-test", description=__doc__)
     parser.add_argument("url", help="the API's base URL (the stack's ApiUrl output, or the local API_URL)")
-    parser.add_argument("api_key", nargs="?", default=None, help="x-api-key, for stages that require one")
+    parser.add_argument("api_key", nargs="?", default=None,
+                        help="x-api-key (discouraged: visible in ps; set SAGEFRONT_API_KEY instead)")
     args = parser.parse_args()
+    api_key = os.environ.get("SAGEFRONT_API_KEY") or None
+    if args.api_key is not None:
+        print("warning: an API key on the command line is visible to every user of this machine (ps); "
+              "pass it in the SAGEFRONT_API_KEY environment variable instead", file=sys.stderr)
+        api_key = args.api_key
     try:
-        run(args.url, args.api_key)
+        run(args.url, api_key)
     except Failed as f:
         print(f"FAILED: {f}", file=sys.stderr)
         return 1
