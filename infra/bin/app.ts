@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * CDK entry point. Reads the stage configuration from `cdk.json` once, validates it, and
- * defines one stack per stage (`sagefront-dev`, `sagefront-prod`, …).
+ * CDK entry point (`cdk.json`'s "app"): reads what only the process knows (flags, the tools on
+ * PATH), checks the tools the build needs, and hands the rest to `buildApp` (lib/app.ts), the
+ * one place that builds the app.
  *
  * - `-c stage=NAME` synthesizes a single stage.
  * - `-c githubRepository=OWNER/REPO` (or `sagefront:ci` in cdk.json) adds `sagefront-ci`, the
@@ -10,38 +11,43 @@
  *   keys, so this sets `aws:cdk:bundling-stacks` through `postCliContext`); for quick synths.
  */
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { addNagChecks, addStages } from '../lib/app';
-import { CI_CONTEXT_KEY, CI_OIDC_OVERRIDE, CI_REPOSITORY_OVERRIDE, parseCiConfig } from '../lib/ci-config';
-import { addCiStack, tagApiKeysForCi } from '../lib/ci-stack';
-import { ConfigError, parseStages, selectStages, STAGES_CONTEXT_KEY } from '../lib/config';
+import { buildApp } from '../lib/app';
+import { ConfigError } from '../lib/config/stage';
+import { bundlingRequested, dockerUsable, rustBundlingPath, ToolchainError, warnWithoutDocker } from './toolchain';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function main(): void {
-  const skipBundling = process.env.SAGEFRONT_SKIP_BUNDLING === '1';
-  const app = new App(skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {});
-  const allStages = parseStages(app.node.tryGetContext(STAGES_CONTEXT_KEY));
-  const stages = selectStages(allStages, app.node.tryGetContext('stage'));
-  addStages(app, stages, { root: ROOT })
-    .forEach((stack, i) => tagApiKeysForCi(stack, stages[i].stageName));
-  // sagefront-ci (GitHub OIDC deploy role) exists once a repository is configured:
-  // `sagefront:ci.repository` in cdk.json or `-c githubRepository=OWNER/REPO`.
-  const ci = parseCiConfig(app.node.tryGetContext(CI_CONTEXT_KEY), {
-    repository: app.node.tryGetContext(CI_REPOSITORY_OVERRIDE),
-    oidcProvider: app.node.tryGetContext(CI_OIDC_OVERRIDE),
-  }, allStages);
-  if (ci) addCiStack(app, ci);
-  addNagChecks(app);
+/**
+ * Synthesizes the app. Changes `env.PATH` when the function's build needs the repository's
+ * `.venv/bin` (cargo-lambda-cdk's build inherits this process's environment).
+ *
+ * @throws ConfigError for invalid settings, ToolchainError for a missing tool.
+ */
+export function main(env: NodeJS.ProcessEnv, root: string): void {
+  const skipBundling = env.SAGEFRONT_SKIP_BUNDLING === '1';
+  const app = buildApp({
+    source: { root },
+    appProps: skipBundling ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {},
+    beforeStages: (a, stages) => {
+      if (bundlingRequested(a, stages.map((s) => s.stackName))) env.PATH = rustBundlingPath(env.PATH, root);
+    },
+  });
+  if (!dockerUsable(env)) warnWithoutDocker(app);
   app.synth();
 }
 
-try {
-  main();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`sagefront: ${err.message}`);
-    process.exit(1);
+/** {@link main} for a shell: a user's mistake is one line on stderr and exit status 1. */
+export function cli(env: NodeJS.ProcessEnv, root: string): void {
+  try {
+    main(env, root);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ToolchainError) {
+      console.error(`sagefront: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
   }
-  throw err;
 }
+
+if (require.main === module) cli(process.env, ROOT);

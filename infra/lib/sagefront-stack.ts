@@ -1,6 +1,6 @@
 /**
- * One stage of the service as one stack: the SageMaker endpoint (or a reference to one), the
- * Rust function and the REST API. The stack only composes constructs from its typed config.
+ * One stage of the service as one stack: the SageMaker endpoint (or a reference to one) and a
+ * {@link SagefrontApi} in front of it. The stack only composes constructs from its typed config.
  */
 import * as path from 'node:path';
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
@@ -8,12 +8,11 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { StageConfig } from './config';
-import { FunctionRollout } from './constructs/function-rollout';
-import { InferenceApi } from './constructs/inference-api';
-import { InferenceFunction } from './constructs/inference-function';
+import { StageConfig } from './config/stage';
+import { FunctionCode } from './constructs/inference-function';
 import { EndpointGuardrails, ExistingEndpoint, IInferenceEndpoint, ModelImage, SageMakerEndpoint } from './constructs/model-endpoint';
-import { alarmName, FUNCTION_ROLLBACK_ALARMS, MODEL_ROLLBACK_ALARMS, Operations, WatchedEndpoint } from './constructs/operations';
+import { alarmName, MODEL_ROLLBACK_ALARMS } from './constructs/operations';
+import { SagefrontApi } from './constructs/sagefront-api';
 
 /** Paths of the parts the stack packages, all inside one repository. */
 export interface SourceLayout {
@@ -35,24 +34,23 @@ export interface SagefrontStackProps extends StackProps {
 
 /** The whole service for one stage. */
 export class SagefrontStack extends Stack {
+  /** The resolved stage this stack was built from. */
+  readonly config: StageConfig;
   readonly endpoint: IInferenceEndpoint;
-  readonly inferenceFunction: InferenceFunction;
-  readonly inferenceApi: InferenceApi;
-  readonly operations: Operations;
-  /** Present unless `rollout.function` is `none`. */
-  readonly functionRollout?: FunctionRollout;
+  readonly service: SagefrontApi;
 
   constructor(scope: Construct, id: string, props: SagefrontStackProps) {
     super(scope, id, props);
     const { config, source } = props;
+    this.config = config;
     const model = config.model;
     // Instance variants update blue/green with baking, rolled back by the model alarms (named
     // literally: the alarms watch the endpoint, so a reference would be a cycle).
     const guardrails = (variant: { type: string }): EndpointGuardrails | undefined =>
       variant.type !== 'instance' || !config.rollout.endpoint.enabled ? undefined : {
-      rollout: config.rollout.endpoint,
-      rollbackAlarmNames: MODEL_ROLLBACK_ALARMS.map((key) => alarmName(config.stackName, key)),
-    };
+        rollout: config.rollout.endpoint,
+        rollbackAlarmNames: MODEL_ROLLBACK_ALARMS.map((key) => alarmName(config.stackName, key)),
+      };
 
     switch (model.source) {
       case 'existing':
@@ -80,86 +78,62 @@ export class SagefrontStack extends Stack {
 
     const fn = config.function;
     const contract = config.modelContract;
-    this.inferenceFunction = new InferenceFunction(this, 'Function', {
-      manifestPath: source.manifestPath ?? path.join(source.root, 'Cargo.toml'),
-      binaryName: source.functionBinary ?? 'sagefront-function',
-      endpoint: this.endpoint,
-      labelsFile: contract.labels ? `labels/${contract.labels.file}` : undefined,
-      memorySize: fn.memoryMb,
-      timeout: Duration.seconds(config.timeouts.functionSeconds),
-      invokeTimeout: Duration.millis(config.timeouts.invokeMs),
-      defaultTopK: fn.defaultTopK,
-      maxImageBytes: fn.maxImageBytes,
-      modelContentType: contract.contentType,
-      modelOutput: contract.output,
-      preprocess: fn.preprocess,
-      preprocessMaxSide: fn.preprocessMaxSide,
-      reservedConcurrentExecutions: fn.reservedConcurrency,
-      corsAllowOrigin: config.api.corsAllowOrigin,
-      logRetention: fn.logRetentionDays as logs.RetentionDays,
-      logLevel: fn.logLevel as lambda.ApplicationLogLevel,
-    });
-
     const api = config.api;
-    this.inferenceApi = new InferenceApi(this, 'Api', {
-      handler: this.inferenceFunction.alias,
+    const { email, topicArn, ...thresholds } = config.alarms;
+    // Id "Default" leaves the logical ids of everything inside as they were before the service
+    // became one construct (CDK drops "Default" from logical ids), so deployed stacks update in
+    // place instead of replacing their function, API and alarms.
+    this.service = new SagefrontApi(this, 'Default', {
+      endpoint: this.endpoint,
+      code: FunctionCode.fromWorkspace({
+        manifestPath: source.manifestPath ?? path.join(source.root, 'Cargo.toml'),
+        binaryName: source.functionBinary ?? 'sagefront-function',
+      }),
       stageName: config.stageName,
-      integrationTimeout: Duration.millis(config.timeouts.integrationMs),
-      throttleRateLimit: api.throttleRateLimit,
-      throttleBurstLimit: api.throttleBurstLimit,
-      apiKey: api.apiKeyRequired
-        ? { quotaLimit: api.quota.limit, quotaPeriod: api.quota.period as apigw.Period }
-        : undefined,
-      accessLogRetention: api.logRetentionDays as logs.RetentionDays,
-      corsAllowOrigin: api.corsAllowOrigin,
-      webAclArn: api.webAclArn,
-    });
-
-    let watched: WatchedEndpoint | undefined;
-    if (model.source !== 'existing') {
-      watched = {
-        endpointName: this.endpoint.endpointName,
-        variantName: SageMakerEndpoint.VARIANT_NAME,
-        serverless: model.variant.type === 'serverless',
-        maxConcurrency: model.variant.type === 'serverless' ? model.variant.maxConcurrency : undefined,
-      };
-    }
-    const alarms = config.alarms;
-    this.operations = new Operations(this, 'Operations', {
       namePrefix: config.stackName,
       metricNamespace: `sagefront/${config.stageName}`,
-      apiName: this.inferenceApi.restApiName,
-      apiStageName: this.inferenceApi.stageName,
-      alias: this.inferenceFunction.alias,
-      functionTimeout: Duration.seconds(config.timeouts.functionSeconds),
-      logGroup: this.inferenceFunction.logGroup,
-      endpoint: watched,
-      thresholds: alarms,
-      alarmEmail: alarms.email,
-      alarmTopicArn: alarms.topicArn,
+      timeout: Duration.millis(config.timeouts.integrationMs),
+      serverless: model.source === 'existing' ? model.serverless : model.variant.type === 'serverless',
+      labelsFile: contract.labels ? `labels/${contract.labels.file}` : undefined,
+      function: {
+        memorySize: fn.memoryMb,
+        defaultTopK: fn.defaultTopK,
+        maxImageBytes: fn.maxImageBytes,
+        modelContentType: contract.contentType,
+        modelOutput: contract.output,
+        preprocess: fn.preprocess,
+        preprocessMaxSide: fn.preprocessMaxSide,
+        reservedConcurrentExecutions: fn.reservedConcurrency,
+        logRetention: fn.logRetentionDays as logs.RetentionDays,
+        logLevel: fn.logLevel as lambda.ApplicationLogLevel,
+      },
+      api: {
+        throttleRateLimit: api.throttleRateLimit,
+        throttleBurstLimit: api.throttleBurstLimit,
+        apiKey: api.apiKeyRequired
+          ? { quotaLimit: api.quota.limit, quotaPeriod: api.quota.period as apigw.Period }
+          : undefined,
+        accessLogRetention: api.logRetentionDays as logs.RetentionDays,
+        corsAllowOrigin: api.corsAllowOrigin,
+        webAclArn: api.webAclArn,
+      },
+      alarms: { thresholds, email, topicArn },
       dashboard: config.dashboard,
+      functionDeployment: config.rollout.function,
     });
-
-    if (config.rollout.function !== 'none') {
-      this.functionRollout = new FunctionRollout(this, 'Rollout', {
-        alias: this.inferenceFunction.alias,
-        deployment: config.rollout.function,
-        rollbackAlarms: FUNCTION_ROLLBACK_ALARMS.map((key) => this.operations.alarms[key]),
-      });
-    }
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the API (POST {ApiUrl}predictions)',
-      value: this.inferenceApi.url,
+      value: this.service.url,
     });
     new CfnOutput(this, 'EndpointName', {
       description: 'SageMaker endpoint the function invokes',
       value: this.endpoint.endpointName,
     });
-    if (this.inferenceApi.apiKey) {
+    if (this.service.inferenceApi.apiKey) {
       new CfnOutput(this, 'ApiKeyId', {
         description: 'API key id: aws apigateway get-api-key --include-value --api-key <id>',
-        value: this.inferenceApi.apiKey.keyId,
+        value: this.service.inferenceApi.apiKey.keyId,
       });
     }
   }

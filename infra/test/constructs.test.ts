@@ -3,14 +3,13 @@ import * as path from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { InferenceApi } from '../lib/constructs/inference-api';
-import { InferenceFunction, InferenceFunctionProps } from '../lib/constructs/inference-function';
+import { FunctionCode, InferenceFunction, InferenceFunctionProps } from '../lib/constructs/inference-function';
 import { ExistingEndpoint, s3ObjectArn } from '../lib/constructs/model-endpoint';
 import { FIXTURE, testApp } from './helpers';
 
 function functionProps(stack: Stack, overrides: Partial<InferenceFunctionProps> = {}): InferenceFunctionProps {
   return {
-    manifestPath: path.join(FIXTURE.root, 'Cargo.toml'),
-    binaryName: 'sagefront-function',
+    code: FunctionCode.fromWorkspace({ manifestPath: path.join(FIXTURE.root, 'Cargo.toml') }),
     endpoint: ExistingEndpoint.fromName(stack, 'ep'),
     timeout: Duration.seconds(10),
     invokeTimeout: Duration.seconds(9),

@@ -410,16 +410,16 @@ describe('dashboard', () => {
 
 describe('operations config validation', () => {
   const bad: [string, unknown, RegExp][] = [
-    ['datapoints above periods', { alarms: { evaluationPeriods: 2, datapointsToAlarm: 3 } }, /datapointsToAlarm \(3\) must not exceed evaluationPeriods \(2\)/],
+    ['datapoints above periods', { alarms: { evaluationPeriods: 2, datapointsToAlarm: 3 } }, /\(alarms\.datapointsToAlarm\): datapointsToAlarm \(3\) must not exceed evaluationPeriods \(2\)/],
     ['unknown alarm key', { alarms: { api5xx: 1 } }, /unknown key "alarms.api5xx"/],
-    ['bad e-mail', { alarms: { email: 'nobody' } }, /"alarms.email" must be an e-mail address/],
-    ['bad topic ARN', { alarms: { topicArn: 'oncall' } }, /"alarms.topicArn" must be the ARN of an SNS topic/],
-    ['unknown function rollout', { rollout: { function: 'canary50' } }, /"rollout.function" must be one of: none, allAtOnce/],
-    ['canary over half the fleet', { rollout: { endpoint: { trafficRouting: 'canary', stepPercent: 60 } } }, /a canary may be at most 50%/],
-    ['canary on one instance', { rollout: { endpoint: { trafficRouting: 'canary', stepPercent: 50 } } }, /needs a fleet of at least 2 instances/],
+    ['bad e-mail', { alarms: { email: 'nobody' } }, /\(alarms\.email\): must be an e-mail address \(got "nobody"\)/],
+    ['bad topic ARN', { alarms: { topicArn: 'oncall' } }, /\(alarms\.topicArn\): must be the ARN of an SNS topic/],
+    ['unknown function rollout', { rollout: { function: 'canary50' } }, /\(rollout\.function\): must be one of: none, allAtOnce/],
+    ['canary over half the fleet', { rollout: { endpoint: { trafficRouting: 'canary', stepPercent: 60 } } }, /\(rollout\.endpoint\.stepPercent\): a canary may be at most 50%/],
+    ['canary on one instance', { rollout: { endpoint: { trafficRouting: 'canary', stepPercent: 50 } } }, /\(rollout\.endpoint\.trafficRouting\): trafficRouting "canary" needs a fleet of at least 2 instances/],
     ['deadline shorter than the waits', { rollout: { endpoint: { bakeSeconds: 3000, waitSeconds: 600, maxExecutionSeconds: 3600 } } },
-      /maxExecutionSeconds \(3600\) must exceed the deployment's total waiting time \(1 × waitSeconds \+ bakeSeconds = 3600 s\)/],
-    ['dashboard not a boolean', { dashboard: 'yes' }, /"dashboard" must be true or false/],
+      /\(rollout\.endpoint\.maxExecutionSeconds\): maxExecutionSeconds \(3600\) must exceed the deployment's total waiting time \(1 × waitSeconds \+ bakeSeconds = 3600 s\)/],
+    ['dashboard not a boolean', { dashboard: 'yes' }, /\(dashboard\): must be true or false \(got "yes"\)/],
   ];
   test.each(bad)('%s', (_name, patch, message) => {
     expect(() => parseStage('prod', merge(rawStage('prod'), patch))).toThrow(message);

@@ -186,17 +186,15 @@ describe('Lambda', () => {
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
   });
 
-  test('bundled environment: endpoint, ImageNet labels in the package, top-5, serverless limit', () => {
+  test('bundled environment: endpoint, ImageNet labels in the package, top-5, serverless limit, nothing else', () => {
+    // The function's own settings (MODEL_CONTENT_TYPE, MODEL_OUTPUT, PREPROCESS, ...) are absent:
+    // cdk.json does not set them, so the function's defaults apply.
     expect(lambdaEnv(dev())).toEqual({
       ENDPOINT_NAME: { 'Fn::GetAtt': [expect.stringMatching(/^ModelEndpoint/), 'EndpointName'] },
       INVOKE_TIMEOUT_MS: '27000',
       LABELS_PATH: '/var/task/labels/imagenet-1k.txt',
       DEFAULT_TOP_K: '5',
       MAX_IMAGE_BYTES: '4000000',
-      MODEL_CONTENT_TYPE: 'application/x-image',
-      MODEL_OUTPUT: 'probabilities',
-      PREPROCESS: 'oversize',
-      PREPROCESS_MAX_SIDE: '512',
     });
   });
 

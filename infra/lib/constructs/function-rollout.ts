@@ -7,7 +7,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { FunctionDeployment } from '../config';
+import { FunctionDeployment } from '../config/aws-facts';
 
 /** cdk.json's `rollout.function` names → CodeDeploy's predefined Lambda configurations. */
 export const LAMBDA_DEPLOYMENT_CONFIGS: Readonly<Record<Exclude<FunctionDeployment, 'none'>, codedeploy.ILambdaDeploymentConfig>> = {

@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { API_DEFAULTS } from '../config/schema';
 
 /** Media types API Gateway passes to the function as base64 (and returns as binary). */
 export const BINARY_MEDIA_TYPES = ['image/*', 'application/x-image', 'application/octet-stream'];
@@ -28,16 +29,16 @@ export interface InferenceApiProps {
   readonly stageName: string;
   /** Integration timeout; at most 29 s and longer than the function's timeout. */
   readonly integrationTimeout: Duration;
-  /** Steady-state requests per second for the stage. */
-  readonly throttleRateLimit: number;
-  /** Burst capacity for the stage. */
-  readonly throttleBurstLimit: number;
+  /** Steady-state requests per second for the stage. @default `api.throttleRateLimit`'s default in the settings schema */
+  readonly throttleRateLimit?: number;
+  /** Burst capacity for the stage. @default `api.throttleBurstLimit`'s default in the settings schema */
+  readonly throttleBurstLimit?: number;
   /**
    * When set, every route except `GET /health` needs an `x-api-key`, and the stack creates a key
    * and a usage plan with this quota. @default no API key
    */
   readonly apiKey?: ApiKeyOptions;
-  /** @default one month */
+  /** @default `api.logRetentionDays`'s default in the settings schema */
   readonly accessLogRetention?: logs.RetentionDays;
   /** `*` or one origin allowed to call the API from a browser. @default CORS off */
   readonly corsAllowOrigin?: string;
@@ -102,10 +103,14 @@ export class InferenceApi extends Construct {
     }
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.accessLogRetention ?? (API_DEFAULTS.logRetentionDays as logs.RetentionDays),
     });
     const keyRequired = props.apiKey !== undefined;
     const cors = props.corsAllowOrigin;
+    const throttle = {
+      rateLimit: props.throttleRateLimit ?? API_DEFAULTS.throttleRateLimit,
+      burstLimit: props.throttleBurstLimit ?? API_DEFAULTS.throttleBurstLimit,
+    };
 
     this.restApiName = props.restApiName ?? `sagefront-${props.stageName}`;
     this.stageName = props.stageName;
@@ -117,8 +122,8 @@ export class InferenceApi extends Construct {
       cloudWatchRole: false,
       deployOptions: {
         stageName: props.stageName,
-        throttlingRateLimit: props.throttleRateLimit,
-        throttlingBurstLimit: props.throttleBurstLimit,
+        throttlingRateLimit: throttle.rateLimit,
+        throttlingBurstLimit: throttle.burstLimit,
         tracingEnabled: true,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify({
@@ -186,7 +191,7 @@ export class InferenceApi extends Construct {
       this.usagePlan = this.api.addUsagePlan('UsagePlan', {
         description: `sagefront ${props.stageName}: quota and per-key throttling`,
         quota: { limit: props.apiKey.quotaLimit, period: props.apiKey.quotaPeriod },
-        throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+        throttle,
         apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
       });
       this.usagePlan.addApiKey(this.apiKey);

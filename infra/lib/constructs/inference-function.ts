@@ -10,54 +10,138 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { FUNCTION_DEFAULTS, ModelOutput, PreprocessMode } from '../config/schema';
 import { IInferenceEndpoint } from './model-endpoint';
 
 /** Where the Lambda's code lives inside the execution environment. */
 export const LAMBDA_TASK_ROOT = '/var/task';
 
-/** Properties of {@link InferenceFunction}. */
-export interface InferenceFunctionProps {
+/** Where the function's code comes from. */
+export abstract class FunctionCode {
+  /**
+   * Builds the function with cargo-lambda (`cargo lambda build --release --arm64`) from a Cargo
+   * workspace that contains it, such as a clone of the sagefront repository. Needs Rust,
+   * cargo-lambda and zig at synth time (no Docker).
+   */
+  static fromWorkspace(props: WorkspaceCodeProps): FunctionCode {
+    return new WorkspaceCode(props);
+  }
+
+  /**
+   * A function package built already: a directory or `.zip` holding `bootstrap` for arm64
+   * (`scripts/package` writes `target/lambda/sagefront-function/bootstrap.zip`). It must also
+   * hold the label file at {@link InferenceFunctionProps.labelsFile} when one is set.
+   */
+  static fromPackage(packagePath: string): FunctionCode {
+    return new PackageCode(packagePath);
+  }
+
+  /** @internal */
+  abstract _bind(scope: Construct, options: lambda.FunctionOptions, labelsFile: string | undefined): lambda.Function;
+}
+
+/** Properties of {@link FunctionCode.fromWorkspace}. */
+export interface WorkspaceCodeProps {
   /** Root `Cargo.toml` of the workspace that contains the function. */
   readonly manifestPath: string;
-  /** Binary name of the function in that workspace. */
-  readonly binaryName: string;
+  /** Binary name of the function in that workspace. @default 'sagefront-function' */
+  readonly binaryName?: string;
   /** Cargo package that holds the binary. @default binaryName */
   readonly packageName?: string;
+  /** Extra `cargo lambda build` flags. @default none */
+  readonly cargoLambdaFlags?: string[];
+}
+
+class WorkspaceCode extends FunctionCode {
+  constructor(private readonly props: WorkspaceCodeProps) {
+    super();
+  }
+
+  _bind(scope: Construct, options: lambda.FunctionOptions, labelsFile: string | undefined): lambda.Function {
+    const binaryName = this.props.binaryName ?? 'sagefront-function';
+    return new RustFunction(scope, 'Function', {
+      ...options,
+      manifestPath: this.props.manifestPath,
+      binaryName,
+      runtime: 'provided.al2023',
+      bundling: {
+        // The same profile, target and package selection as the packaging step (`cargo lambda
+        // build --release --arm64 -p <package>`) in the shared target dir, so bundling finds
+        // nothing to rebuild. `--package` matters: with only `--bin`, cargo selects every
+        // workspace member and unifies their dependencies' features, which rebuilds them all.
+        cargoLambdaFlags: ['--package', this.props.packageName ?? binaryName, ...(this.props.cargoLambdaFlags ?? [])],
+        commandHooks: {
+          beforeBundling: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => labelsFile === undefined ? [] : [
+            `test -f ${shellQuote(path.posix.join(inputDir, labelsFile))} || { echo "label file ${labelsFile} is missing" >&2; exit 1; }`,
+            `mkdir -p ${shellQuote(path.posix.join(outputDir, path.posix.dirname(labelsFile)))}`,
+            // 0644: Lambda runs the code as a non-root user that must be able to read the file.
+            `install -m 0644 ${shellQuote(path.posix.join(inputDir, labelsFile))} ${shellQuote(path.posix.join(outputDir, labelsFile))}`,
+          ],
+        },
+      },
+    });
+  }
+}
+
+class PackageCode extends FunctionCode {
+  constructor(private readonly packagePath: string) {
+    super();
+  }
+
+  _bind(scope: Construct, options: lambda.FunctionOptions): lambda.Function {
+    return new lambda.Function(scope, 'Function', {
+      ...options,
+      code: lambda.Code.fromAsset(this.packagePath),
+      handler: 'bootstrap',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+    });
+  }
+}
+
+/**
+ * Properties of {@link InferenceFunction}.
+ *
+ * The function's own settings (`MODEL_CONTENT_TYPE`, `MODEL_OUTPUT`, `PREPROCESS`, …) are passed
+ * only when set here: unset, the function's defaults apply (they live in the function alone; the
+ * settings reference lists them).
+ */
+export interface InferenceFunctionProps {
+  /** Where the code comes from. */
+  readonly code: FunctionCode;
   /** The endpoint to invoke; the function may invoke this one and nothing else. */
   readonly endpoint: IInferenceEndpoint;
   /**
-   * Label file, relative to the manifest's directory, copied into the package under the same
+   * Label file, relative to the workspace root (or inside the package), shipped under the same
    * path (`LABELS_PATH=/var/task/<file>`). @default no labels
    */
   readonly labelsFile?: string;
-  /** @default 512 */
+  /** @default `function.memoryMb`'s default in the settings schema */
   readonly memorySize?: number;
   /** Lambda timeout; must exceed `invokeTimeout`. */
   readonly timeout: Duration;
-  /** Deadline of one InvokeEndpoint call (`INVOKE_TIMEOUT_MS`). */
+  /** Deadline of one InvokeEndpoint call (`INVOKE_TIMEOUT_MS`); derived from the timeouts, so always set. */
   readonly invokeTimeout: Duration;
-  /** `DEFAULT_TOP_K`. @default unset: all classes */
+  /** `DEFAULT_TOP_K`. @default unset: the function's default */
   readonly defaultTopK?: number;
-  /** `MAX_IMAGE_BYTES`: the endpoint's payload limit. */
+  /** `MAX_IMAGE_BYTES`: the endpoint's payload limit, which depends on the endpoint, so always set. */
   readonly maxImageBytes: number;
-  /** `MODEL_CONTENT_TYPE`. @default 'application/x-image' */
+  /** `MODEL_CONTENT_TYPE`. @default unset: the function's default */
   readonly modelContentType?: string;
-  /** `MODEL_OUTPUT`. @default 'probabilities' */
-  readonly modelOutput?: 'probabilities' | 'logits';
-  /** `PREPROCESS`. @default 'oversize' */
-  readonly preprocess?: 'off' | 'oversize' | 'always';
-  /** `PREPROCESS_MAX_SIDE`. @default 512 */
+  /** `MODEL_OUTPUT`. @default unset: the function's default */
+  readonly modelOutput?: ModelOutput;
+  /** `PREPROCESS`. @default unset: the function's default */
+  readonly preprocess?: PreprocessMode;
+  /** `PREPROCESS_MAX_SIDE`. @default unset: the function's default */
   readonly preprocessMaxSide?: number;
-  /** `CORS_ALLOW_ORIGIN`: the function's `Access-Control-Allow-Origin`. @default CORS off */
+  /** `CORS_ALLOW_ORIGIN`: the function's `Access-Control-Allow-Origin`. @default unset: CORS off */
   readonly corsAllowOrigin?: string;
   /** @default none */
   readonly reservedConcurrentExecutions?: number;
-  /** @default one month */
+  /** @default `function.logRetentionDays`'s default in the settings schema */
   readonly logRetention?: logs.RetentionDays;
-  /** @default INFO */
+  /** @default `function.logLevel`'s default in the settings schema */
   readonly logLevel?: lambda.ApplicationLogLevel;
-  /** Extra `cargo lambda build` flags. @default none */
-  readonly cargoLambdaFlags?: string[];
   /**
    * Name of the alias callers invoke; it points at the version of the current code, and a
    * CodeDeploy deployment group (when one is attached) shifts it gradually. @default 'live'
@@ -84,7 +168,7 @@ export class InferenceFunction extends Construct {
     }
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? (FUNCTION_DEFAULTS.logRetentionDays as logs.RetentionDays),
     });
 
     // An explicit role instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
@@ -101,59 +185,43 @@ export class InferenceFunction extends Construct {
       resources: [props.endpoint.endpointArn],
     }));
 
+    // Derived values, always set: the endpoint, the timeout ordering and the payload limit follow
+    // from the stage, not from the function's defaults.
     const environment: Record<string, string> = {
       ENDPOINT_NAME: props.endpoint.endpointName,
       INVOKE_TIMEOUT_MS: String(props.invokeTimeout.toMilliseconds()),
       MAX_IMAGE_BYTES: String(props.maxImageBytes),
-      MODEL_CONTENT_TYPE: props.modelContentType ?? 'application/x-image',
-      MODEL_OUTPUT: props.modelOutput ?? 'probabilities',
-      PREPROCESS: props.preprocess ?? 'oversize',
-      PREPROCESS_MAX_SIDE: String(props.preprocessMaxSide ?? 512),
     };
     if (props.labelsFile !== undefined) {
       environment.LABELS_PATH = path.posix.join(LAMBDA_TASK_ROOT, props.labelsFile);
     }
-    if (props.defaultTopK !== undefined) {
-      environment.DEFAULT_TOP_K = String(props.defaultTopK);
-    }
-    if (props.corsAllowOrigin !== undefined) {
-      environment.CORS_ALLOW_ORIGIN = props.corsAllowOrigin;
+    // The function's own settings: only when set, so its defaults apply otherwise.
+    const optional: Record<string, string | number | undefined> = {
+      DEFAULT_TOP_K: props.defaultTopK,
+      MODEL_CONTENT_TYPE: props.modelContentType,
+      MODEL_OUTPUT: props.modelOutput,
+      PREPROCESS: props.preprocess,
+      PREPROCESS_MAX_SIDE: props.preprocessMaxSide,
+      CORS_ALLOW_ORIGIN: props.corsAllowOrigin,
+    };
+    for (const [name, value] of Object.entries(optional)) {
+      if (value !== undefined) environment[name] = String(value);
     }
 
-    const labelsFile = props.labelsFile;
-    this.function = new RustFunction(this, 'Function', {
-      manifestPath: props.manifestPath,
-      binaryName: props.binaryName,
+    this.function = props.code._bind(this, {
       architecture: lambda.Architecture.ARM_64,
-      runtime: 'provided.al2023',
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? FUNCTION_DEFAULTS.memoryMb,
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+      applicationLogLevelV2: props.logLevel ?? (FUNCTION_DEFAULTS.logLevel as lambda.ApplicationLogLevel),
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       tracing: lambda.Tracing.ACTIVE,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment,
       description: 'sagefront: HTTP API to SageMaker InvokeEndpoint, top-k labelled predictions',
-      bundling: {
-        // The same profile, target and package selection as the packaging step (`cargo lambda
-        // build --release --arm64 -p <package>`) in the shared target dir, so bundling finds
-        // nothing to rebuild. `--package` matters: with only `--bin`, cargo selects every
-        // workspace member and unifies their dependencies' features, which rebuilds them all.
-        cargoLambdaFlags: ['--package', props.packageName ?? props.binaryName, ...(props.cargoLambdaFlags ?? [])],
-        commandHooks: {
-          beforeBundling: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => labelsFile === undefined ? [] : [
-            `test -f ${shellQuote(path.posix.join(inputDir, labelsFile))} || { echo "label file ${labelsFile} is missing" >&2; exit 1; }`,
-            `mkdir -p ${shellQuote(path.posix.join(outputDir, path.posix.dirname(labelsFile)))}`,
-            // 0644: Lambda runs the code as a non-root user that must be able to read the file.
-            `install -m 0644 ${shellQuote(path.posix.join(inputDir, labelsFile))} ${shellQuote(path.posix.join(outputDir, labelsFile))}`,
-          ],
-        },
-      },
-    });
+    }, props.labelsFile);
 
     this.alias = new lambda.Alias(this, 'Alias', {
       aliasName: props.aliasName ?? 'live',

@@ -9,7 +9,8 @@ import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
-import { BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, EndpointRolloutConfig, VariantConfig } from '../config';
+import { BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS } from '../config/aws-facts';
+import { EndpointRolloutConfig, VariantConfig } from '../config/schema';
 
 /** What the function needs of an endpoint. */
 export interface IInferenceEndpoint {
@@ -165,6 +166,8 @@ export class SageMakerEndpoint extends Construct implements IInferenceEndpoint {
 
   readonly endpointName: string;
   readonly endpointArn: string;
+  /** The production variant, as configured. */
+  readonly variant: VariantConfig;
   /** The execution role SageMaker assumes to pull the image and read model data. */
   readonly role: iam.Role;
   readonly endpoint: sagemaker.CfnEndpoint;
@@ -220,6 +223,7 @@ export class SageMakerEndpoint extends Construct implements IInferenceEndpoint {
     model.node.addDependency(this.role);
 
     const variant = props.variant;
+    this.variant = variant;
     this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'EndpointConfig', {
       productionVariants: [
         variant.type === 'serverless'

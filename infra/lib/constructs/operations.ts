@@ -15,6 +15,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { AlarmThresholdsInput, alarmThresholdsSchema } from '../config/schema';
+import { defaultDatapointsToAlarm, formatIssue } from '../config/stage';
 
 /**
  * Server-side error codes of the function's contract (DESIGN.md), each counted by a metric filter
@@ -53,22 +55,6 @@ export const FUNCTION_ROLLBACK_ALARMS = ['function-errors', 'api-5xx-rate', 'cod
 /** Keys of the alarms that roll back an endpoint update (SageMaker deployment guardrails). */
 export const MODEL_ROLLBACK_ALARMS = ['model-5xx', 'model-latency-p99', 'code-model_error', 'code-bad_model_response'] as const;
 
-/** Thresholds of {@link Operations}; see `AlarmsConfig` in `config.ts` for meanings and defaults. */
-export interface AlarmThresholds {
-  readonly evaluationPeriods: number;
-  readonly datapointsToAlarm: number;
-  readonly api5xxPercent: number;
-  readonly apiLatencyP99Ms: number;
-  readonly functionErrors: number;
-  readonly functionThrottles: number;
-  readonly functionDurationPercent: number;
-  readonly errorCodeCount: number;
-  readonly model5xx: number;
-  readonly modelLatencyP99Ms: number;
-  readonly modelSetupTimeMs: number;
-  readonly invocationsPerHour: number;
-}
-
 /** The SageMaker endpoint variant the alarms watch. */
 export interface WatchedEndpoint {
   readonly endpointName: string;
@@ -99,7 +85,12 @@ export interface OperationsProps {
   readonly logGroup: logs.ILogGroup;
   /** @default no SageMaker alarms (an `existing` endpoint whose variants this stack does not know) */
   readonly endpoint?: WatchedEndpoint;
-  readonly thresholds: AlarmThresholds;
+  /**
+   * Alarm thresholds (the `alarms` settings: their meanings and defaults are in the settings
+   * reference). Without `invocationsPerHour` there is no cost alarm.
+   * @default the settings schema's defaults
+   */
+  readonly thresholds?: AlarmThresholdsInput;
   /** Subscribed to a new KMS-encrypted topic that all alarms notify. @default no topic */
   readonly alarmEmail?: string;
   /** An existing topic that all alarms notify. @default none */
@@ -118,7 +109,7 @@ export class Operations extends Construct {
 
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
-    const t = props.thresholds;
+    const t = resolveThresholds(props.thresholds);
     const minute = Duration.minutes(1);
     if (Token.isUnresolved(props.apiName) || Token.isUnresolved(props.apiStageName)) {
       throw new Error('apiName and apiStageName must be literals (a reference would make the rollback alarms depend on the API, a cycle)');
@@ -176,7 +167,7 @@ export class Operations extends Construct {
       + 'First check: ModelLatency and endpoint_timeout; the model, not the function, is usually slow.',
     alias.metricDuration({ statistic: 'p99', period: minute }), durationMs);
     for (const code of ERROR_CODES) {
-      add(`code-${code}`, `Requests answered "${code}" >= ${t.errorCodeCount}/min. First check: README "Operating it".`,
+      add(`code-${code}`, `Requests answered "${code}" >= ${t.errorCodeCount}/min. First check: the error codes in docs/operations.md.`,
         codeMetrics[code], t.errorCodeCount, { comparison: atLeast });
     }
 
@@ -199,7 +190,7 @@ export class Operations extends Construct {
           + 'First check: image size; consider provisionedConcurrency.',
         sm('ModelSetupTime', 'Maximum'), t.modelSetupTimeMs * 1000);
       }
-      add('model-invocations', `More than ${t.invocationsPerHour} SageMaker invocations in an hour: far above what `
+      if (t.invocationsPerHour !== undefined) add('model-invocations', `More than ${t.invocationsPerHour} SageMaker invocations in an hour: far above what `
         + 'the usage plan expects (a cost signal). First check: API access logs by apiKeyId and ip.',
       sm('Invocations', 'Sum', Duration.hours(1)), t.invocationsPerHour, { oneOf1: true });
     }
@@ -296,6 +287,14 @@ export class Operations extends Construct {
       }));
     }
   }
+}
+
+/** The thresholds with the schema's defaults filled in; invalid values throw, naming the key. */
+function resolveThresholds(given: AlarmThresholdsInput | undefined) {
+  const parsed = alarmThresholdsSchema.safeParse(given ?? {}, { reportInput: true });
+  if (!parsed.success) throw new Error(formatIssue('invalid alarm thresholds', parsed.error.issues[0]));
+  const t = parsed.data;
+  return { ...t, datapointsToAlarm: t.datapointsToAlarm ?? defaultDatapointsToAlarm(t.evaluationPeriods) };
 }
 
 function pascal(s: string): string {
