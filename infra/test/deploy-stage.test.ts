@@ -91,8 +91,11 @@ function sandbox(stack: string, outputs: Record<string, string> | undefined, smo
   // Installed Node and Python tools, as common.sh's stamps record them.
   write(path.join(root, 'package-lock.json'), '{}');
   write(path.join(root, 'node_modules', '.package-lock.sha256'), `${sha256(path.join(root, 'package-lock.json'))}\n`);
-  write(path.join(root, 'requirements-dev.txt'), '');
-  write(path.join(root, '.venv', '.requirements.sha256'), `${sha256(path.join(root, 'requirements-dev.txt'))}\n`);
+  write(path.join(root, 'requirements-dev.txt'), 'pytest==8.4.2\n');
+  write(path.join(root, 'model-server', 'tools', 'requirements.txt'), 'numpy==2.4.6\n');
+  // ensure_venv's stamp: the sha256 of both requirement files, concatenated.
+  write(path.join(root, '.venv', '.requirements.sha256'),
+    `${createHash('sha256').update('pytest==8.4.2\nnumpy==2.4.6\n').digest('hex')}\n`);
   write(path.join(root, '.venv', 'bin', 'python3'), '#!/bin/sh\nexit 0\n', 0o755);
   // The cloud assembly.
   write(path.join(root, 'cdk.out', 'manifest.json'), '{}');

@@ -10,18 +10,22 @@ log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Python venv with the tools the scripts need (cargo-lambda, ziglang, model conversion, test
-# clients). Reinstalls only when requirements-dev.txt changes. The venv's bin goes on PATH because
-# cargo-lambda finds zig through `python3 -m ziglang`.
+# clients). The weight converter's packages come from model-server/tools/requirements.txt, a
+# pip-compile lock installed with --require-hashes (as the Docker build does), the rest from
+# requirements-dev.txt. Reinstalls only when either file changes. The venv's bin goes on PATH
+# because cargo-lambda finds zig through `python3 -m ziglang`.
 ensure_venv() {
-  local req="$ROOT/requirements-dev.txt" stamp="$VENV/.requirements.sha256"
-  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  local req="$ROOT/requirements-dev.txt" lock="$ROOT/model-server/tools/requirements.txt"
+  local stamp="$VENV/.requirements.sha256"
+  local want; want="$(cat "$req" "$lock" | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python3" ]; then
     log "creating Python venv in .venv"
     python3 -m venv "$VENV"
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing Python tools (requirements-dev.txt)"
+    log "installing Python tools (model-server/tools/requirements.txt, requirements-dev.txt)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes --only-binary=:all: -r "$lock"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
     echo "$want" > "$stamp"
   fi

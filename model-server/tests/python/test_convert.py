@@ -75,12 +75,3 @@ def test_committed_labels_match_the_package():
 
 def test_model_dir_labels_match_the_committed_file(model_dir):
     assert (model_dir / "labels.txt").read_bytes() == (ROOT / "labels" / "imagenet-1k.txt").read_bytes()
-
-
-def test_docker_conversion_pins_match_the_dev_requirements():
-    def pins(path):
-        lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
-        return dict(l.split("==") for l in lines if "==" in l and not l.startswith("#"))
-
-    docker, dev = pins("model-server/tools/requirements.txt"), pins("requirements-dev.txt")
-    assert docker and all(dev.get(name) == version for name, version in docker.items())
