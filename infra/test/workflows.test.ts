@@ -227,7 +227,8 @@ describe('ci.yml: every change runs scripts/test', () => {
     expect(paths.join('\n')).toMatch(/^target$/m);
     expect(paths).toContain('.venv');
     expect(keys.join('\n')).toMatch(/hashFiles\('Cargo\.lock'\)/);
-    expect(keys.join('\n')).toMatch(/hashFiles\('requirements-dev\.txt'\)/);
+    // .venv holds both: the dev tools and the converter's hashed lock (scripts/lib/common.sh).
+    expect(keys.join('\n')).toMatch(/hashFiles\('requirements-dev\.txt', 'model-server\/tools\/requirements\.txt'\)/);
     expect(steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with?.cache).toBe('npm');
   });
 });
