@@ -4,11 +4,10 @@
  * release function once) and the label file must land in the package, readable by Lambda.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { addStages } from '../lib/app';
-import { cdkJsonContext, FIXTURE, stageConfig } from './helpers';
+import { cdkJsonContext, FIXTURE, stageConfig, tempDir } from './helpers';
 
 // Jest gives tests a copy of process.env that child processes spawned without an explicit env
 // never see; cargo-lambda-cdk probes `cargo lambda --version` that way. Pass the tests' env on.
@@ -32,7 +31,7 @@ let log: string;
 const saved = { PATH: process.env.PATH, FAKE_CARGO_LOG: process.env.FAKE_CARGO_LOG };
 
 beforeAll(() => {
-  bin = fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-fake-cargo-'));
+  bin = tempDir('sagefront-fake-cargo-');
   fs.writeFileSync(path.join(bin, 'cargo'), FAKE_CARGO, { mode: 0o755 });
   log = path.join(bin, 'args.txt');
   process.env.PATH = `${bin}${path.delimiter}${process.env.PATH}`;
@@ -48,7 +47,7 @@ afterAll(() => {
 /** An app with bundling on (no `aws:cdk:bundling-stacks` override). */
 function bundlingApp(): App {
   const flags = Object.fromEntries(Object.entries(cdkJsonContext()).filter(([k]) => k !== 'sagefront:stages'));
-  return new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-bundle-')), context: flags });
+  return new App({ outdir: tempDir('sagefront-bundle-'), context: flags });
 }
 
 function functionPackage(outdir: string): string {
@@ -72,7 +71,7 @@ test('builds like the packaging step: release, arm64, one package, shared target
 
 /** A copy of the fixture workspace, to vary its files. */
 function fixtureCopy(): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-ws-'));
+  const root = tempDir('sagefront-ws-');
   fs.cpSync(FIXTURE.root, root, { recursive: true });
   return root;
 }

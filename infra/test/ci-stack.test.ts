@@ -5,7 +5,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -13,7 +12,7 @@ import { addNagChecks, addStages } from '../lib/app';
 import { CiConfig, parseCiConfig } from '../lib/ci-config';
 import { addCiStack, tagApiKeysForCi } from '../lib/ci-stack';
 import { ConfigError, StageConfig } from '../lib/config';
-import { cdkJsonContext, FIXTURE, REPO_ROOT, resourcesOf, stageConfig, testApp } from './helpers';
+import { cdkJsonContext, FIXTURE, REPO_ROOT, resourcesOf, stageConfig, tempDir, testApp } from './helpers';
 
 const REPO = 'octo-org/sagefront';
 const STAGES = (): StageConfig[] => [stageConfig('dev'), stageConfig('prod')];
@@ -321,7 +320,7 @@ describe('cdk-nag', () => {
   });
 
   test('the gate can fail: without the acknowledgement the API key wildcard is a finding', () => {
-    const proto = Object.getPrototypeOf(Validations.of(new Stack())) as { acknowledge: unknown };
+    const proto = Object.getPrototypeOf(Validations.of(new Stack(testApp()))) as { acknowledge: unknown };
     const original = proto.acknowledge;
     proto.acknowledge = () => undefined;
     try {
@@ -381,7 +380,7 @@ describe('bin/app.ts', () => {
   // Runs the real entry point the way the CDK CLI does (context and outdir through the
   // environment), with bundling skipped.
   function runApp(extra: Record<string, unknown>): { status: number | null; stderr: string; outdir: string } {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-app-'));
+    const outdir = tempDir('sagefront-app-');
     const context = { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], ...extra };
     const res = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(REPO_ROOT, 'infra/bin/app.ts')], {
       cwd: REPO_ROOT,

@@ -13,6 +13,22 @@ import { parseStage, StageConfig, STAGES_CONTEXT_KEY } from '../lib/config';
 import { SagefrontStack, SourceLayout } from '../lib/sagefront-stack';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory in the temp dir, removed when the test file ends: tests leave nothing behind
+ * (jest.config.js runs them in a temp dir of their own and fails the run on leftovers).
+ */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 export const FIXTURE: SourceLayout = { root: path.join(__dirname, 'fixtures', 'workspace') };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -55,7 +71,7 @@ export function testApp(): App {
     Object.entries(cdkJsonContext()).filter(([k]) => k !== STAGES_CONTEXT_KEY),
   );
   return new App({
-    outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-test-')),
+    outdir: tempDir('sagefront-test-'),
     context: { ...flags, 'aws:cdk:bundling-stacks': [] },
   });
 }

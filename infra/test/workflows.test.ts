@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { DEPLOY_WORKFLOW_PATH } from '../lib/ci-config';
 import { STAGES_CONTEXT_KEY } from '../lib/config';
-import { cdkJsonContext, REPO_ROOT } from './helpers';
+import { cdkJsonContext, REPO_ROOT, tempDir } from './helpers';
 
 const WORKFLOWS = path.join(REPO_ROOT, '.github', 'workflows');
 const LINT = path.join(REPO_ROOT, 'scripts', 'lib', 'actionlint.mjs');
@@ -45,7 +45,7 @@ function lint(...files: string[]): { status: number | null; stdout: string; stde
 }
 
 function tmpWorkflow(text: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sagefront-wf-')), 'wf.yml');
+  const file = path.join(tempDir('sagefront-wf-'), 'wf.yml');
   fs.writeFileSync(file, text);
   return file;
 }
