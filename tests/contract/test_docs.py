@@ -73,3 +73,11 @@ def test_every_documented_api_call_says_whether_the_docs_test_runs_it():
                           "tests/e2e/test_docs_commands.py) or `<!-- test: no, REASON -->`:\n" + "\n".join(unmarked))
     runnable = [b for page in md.documentation() for b in md.shell_blocks(page) if b.runnable]
     assert len(runnable) >= 8, f"expected the local examples to be runnable, found {len(runnable)}"
+
+
+def test_the_construct_example_in_the_deploy_guide_is_the_file_a_test_compiles():
+    """docs/deploy.md quotes infra/examples/existing-endpoint.ts, which infra/test/package.test.ts
+    compiles against the packed library: the quote must stay that file."""
+    example = ROOT / "infra" / "examples" / "existing-endpoint.ts"
+    quoted = [b.code for b in md.blocks(ROOT / "docs" / "deploy.md") if b.lang == "ts"]
+    assert quoted == [example.read_text()], "docs/deploy.md's TypeScript example differs from " + str(example)
