@@ -16,8 +16,14 @@ unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 log "infra: typecheck (tsc --noEmit)"
 npx --no-install tsc --noEmit
 
-log "infra: unit tests (jest)"
-npx --no-install jest --ci
+# Jest runs in a temp dir of its own, which must be empty afterwards: the tests clean up after
+# themselves (jest.config.js's global teardown also fails the run on leftovers in its own dir).
+log "infra: unit tests (jest), then a check that they left nothing in the temp dir"
+jest_tmp="$(mktemp -d "${TMPDIR:-/tmp}/sagefront-infra-jest.XXXXXX")"
+TMPDIR="$jest_tmp" npx --no-install jest --ci || { rm -rf "$jest_tmp"; die "jest failed"; }
+left="$(ls -A "$jest_tmp")"
+rm -rf "$jest_tmp"
+[ -z "$left" ] || die "the infra tests left these in the temp dir: $(echo $left)"
 
 # Bundling runs `cargo lambda build --release --arm64` in the shared target dir
 # ($CARGO_TARGET_DIR, set by common.sh), the same build as the packaging step: when that ran
