@@ -1,14 +1,17 @@
 //! The command line, read once at start-up (flags, with environment variables as defaults).
 //!
 //! `sagefront-model-server [serve] [--model-dir DIR] [--bind ADDR] [--port PORT]
-//! [--endpoint-name NAME]...` — SageMaker starts containers as `docker run IMAGE serve`, so the
-//! `serve` word is accepted and also implied. Two tool subcommands serve tests and benchmarks:
+//! [--endpoint-name NAME]... [--model-name NAME]... [--variant-name NAME]
+//! [--container-hostname NAME]...` — SageMaker starts containers as `docker run IMAGE serve`, so
+//! the `serve` word is accepted and also implied. Two tool subcommands serve tests and benchmarks:
 //! `logits` (reference comparison) and `bench`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::invocation::{DEFAULT_VARIANT, valid_model_name, valid_variant_name};
 
 /// SageMaker-compatible inference server for EfficientNet-Lite0 (ImageNet-1k).
 #[derive(Debug, Parser)]
@@ -77,6 +80,29 @@ pub struct ServeArgs {
         default_value = "sagefront-local"
     )]
     pub endpoint_names: Vec<String>,
+    /// Inference components / target models every endpoint serves (repeatable, or
+    /// comma-separated). None: a plain endpoint, where both headers are refused. Some: every
+    /// invocation must name one of them in either header.
+    #[arg(
+        long = "model-name",
+        env = "SAGEFRONT_MODEL_NAMES",
+        value_delimiter = ',',
+        value_parser = model_name
+    )]
+    pub model_names: Vec<String>,
+    /// The endpoints' one production variant: the only `TargetVariant` served, and the
+    /// `InvokedProductionVariant` answered.
+    #[arg(long, env = "SAGEFRONT_VARIANT_NAME", default_value = DEFAULT_VARIANT, value_parser = variant_name)]
+    pub variant_name: String,
+    /// Containers of a direct-invocation endpoint (repeatable, or comma-separated). None: the
+    /// `TargetContainerHostname` header is refused. Some: every invocation must name one.
+    #[arg(
+        long = "container-hostname",
+        env = "SAGEFRONT_CONTAINER_HOSTNAMES",
+        value_delimiter = ',',
+        value_parser = variant_name
+    )]
+    pub container_hostnames: Vec<String>,
     /// Most inferences at once (default: the number of CPUs).
     #[arg(long, env = "SAGEFRONT_MAX_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_concurrency: Option<u16>,
@@ -87,6 +113,30 @@ pub struct ServeArgs {
     /// invocations. A flag with no environment variable, so nothing turns it on by accident.
     #[arg(long)]
     pub fault_injection: bool,
+}
+
+/// A `--model-name` value: a valid `TargetModel` (1–1024 printable ASCII characters, not
+/// starting with a space).
+fn model_name(value: &str) -> Result<String, String> {
+    if valid_model_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "a model name is 1 to 1024 printable ASCII characters, not starting with a space \
+             (names that should answer to X-Amzn-SageMaker-Inference-Component: letters, digits \
+             and inner hyphens, at most 63)"
+                .to_owned(),
+        )
+    }
+}
+
+/// A `--variant-name` or `--container-hostname` value (SageMaker's name pattern).
+fn variant_name(value: &str) -> Result<String, String> {
+    if valid_variant_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err("letters, digits and inner hyphens, at most 63 characters".to_owned())
+    }
 }
 
 /// Options of `logits`.
@@ -142,6 +192,44 @@ mod tests {
     fn endpoint_names_repeat() {
         let args = serve_args(&["x", "--endpoint-name", "a", "--endpoint-name", "b,c"]);
         assert_eq!(args.endpoint_names, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn targets_default_to_a_plain_one_variant_endpoint() {
+        let args = serve_args(&["x"]);
+        assert!(args.model_names.is_empty());
+        assert!(args.container_hostnames.is_empty());
+        assert_eq!(args.variant_name, "AllTraffic");
+    }
+
+    #[test]
+    fn model_names_and_hostnames_repeat_or_split_on_commas() {
+        let args = serve_args(&[
+            "x",
+            "--model-name",
+            "ic-a,ic-b",
+            "--model-name",
+            "models/c.tar.gz",
+            "--container-hostname",
+            "c1,c2",
+            "--variant-name",
+            "Blue",
+        ]);
+        assert_eq!(args.model_names, vec!["ic-a", "ic-b", "models/c.tar.gz"]);
+        assert_eq!(args.container_hostnames, vec!["c1", "c2"]);
+        assert_eq!(args.variant_name, "Blue");
+    }
+
+    #[test]
+    fn malformed_target_names_are_refused() {
+        for argv in [
+            ["x", "--model-name", ""],
+            ["x", "--model-name", "a,,b"],
+            ["x", "--variant-name", "all_traffic"],
+            ["x", "--container-hostname", "-c1"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
     }
 
     #[test]

@@ -6,12 +6,18 @@
 //! `x-amzn-ErrorType` header (which the AWS SDKs read first), and for failures of the container
 //! a 424 `ModelError` whose body carries `Message`, `OriginalStatusCode`, `OriginalMessage` and
 //! `LogStreamArn`, the members of the service model's `ModelError` shape.
+//!
+//! Where each runtime-API shape comes from is noted where it is built: "observed" means the
+//! status, error type and message were seen in answers of the real service (quoted in public
+//! issues); "modelled" means no public answer was found and the message follows the observed
+//! ones (the status and error type are the only ones `InvokeEndpoint` models for the case).
 
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::invocation::{TargetError, Violations};
 use crate::preprocess::ImageError;
 
 /// The header the AWS SDKs take the error code from.
@@ -44,6 +50,13 @@ pub enum InvokeError {
     /// The runtime API was asked for an endpoint this server does not serve.
     #[error("endpoint {0} not found")]
     UnknownEndpoint(String),
+    /// A SageMaker header breaks its shape's constraints (length, characters).
+    #[error("{0}")]
+    InvalidHeaders(Violations),
+    /// The request names a target (inference component, model, variant, container) the
+    /// endpoint does not serve, or lacks one it requires.
+    #[error("{0}")]
+    Target(#[from] TargetError),
     /// The body is larger than the limit.
     #[error("request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -75,7 +88,10 @@ impl InvokeError {
             Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadBody(_) | Self::InvalidImage(_) => StatusCode::BAD_REQUEST,
+            Self::BadBody(_)
+            | Self::InvalidImage(_)
+            | Self::InvalidHeaders(_)
+            | Self::Target(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,11 +123,20 @@ impl InvokeError {
     pub fn runtime_response(&self, endpoint: &str, id: &RuntimeIdentity) -> Response {
         let RuntimeIdentity { account, region } = id;
         match self {
+            // Observed: aws/amazon-sagemaker-examples#293 and #559.
             Self::UnknownEndpoint(name) => aws_error(
                 StatusCode::BAD_REQUEST,
                 "ValidationError",
                 json!({ "message": format!("Endpoint {name} of account {account} not found.") }),
             ),
+            // Observed (for the body, a sensitive member, so no value is quoted):
+            // aws/aws-sdk-js#4203; the wording is AWS's common constraint-validation message.
+            Self::InvalidHeaders(violations) => aws_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                json!({ "message": violations.to_string() }),
+            ),
+            Self::Target(target) => target_error(target, endpoint, id),
             Self::PayloadTooLarge(limit) => aws_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "ValidationError",
@@ -155,6 +180,81 @@ impl InvokeError {
             }
         }
     }
+}
+
+/// A refused target: always a 400 `ValidationError`, SageMaker's body `{"ErrorCode", "Message"}`
+/// where the real code is known, `{"Message"}` otherwise.
+fn target_error(target: &TargetError, endpoint: &str, id: &RuntimeIdentity) -> Response {
+    let account = &id.account;
+    let (code, message) = match target {
+        // Observed: a user's write-up of invoking a plain JumpStart endpoint with the header,
+        // and the message BerriAI/litellm's SageMaker tests reproduce.
+        TargetError::ComponentNotAllowed => (
+            None,
+            "Inference Component Name header is not allowed for endpoints to which you dont plan \
+             to deploy inference components. Please remove the Inference Component Name header \
+             and try again."
+                .to_owned(),
+        ),
+        // Observed: aws/amazon-sagemaker-examples#1216 (raw body) and #1026.
+        TargetError::TargetModelNotSupported => (
+            Some("TARGET_MODEL_HEADER_NOT_SUPPORTED"),
+            format!(
+                "Endpoint {endpoint} is not a multi-model endpoint and does not support target \
+                 model header."
+            ),
+        ),
+        // Observed: BerriAI/litellm#37766 (raw body), langchain-ai/langchain#16150,
+        // aws-samples/amazon-kendra-langchain-extensions#64.
+        TargetError::ModelMissing => (
+            Some("INFERENCE_COMPONENT_NAME_MISSING"),
+            "Inference Component Name header is required for endpoints to which you plan to \
+             deploy inference components. Please include Inference Component Name header or \
+             consider using SageMaker models."
+                .to_owned(),
+        ),
+        // Modelled on the unknown-endpoint message.
+        TargetError::UnknownComponent(name) => (
+            None,
+            format!("Inference Component {name} of account {account} not found."),
+        ),
+        // Modelled.
+        TargetError::UnknownTargetModel(name) => (
+            None,
+            format!("Target model {name} not found for endpoint {endpoint}."),
+        ),
+        // Modelled.
+        TargetError::UnknownVariant(name) => (
+            None,
+            format!("Target variant {name} not found for endpoint {endpoint}."),
+        ),
+        // Modelled on TARGET_MODEL_HEADER_NOT_SUPPORTED.
+        TargetError::HostnameNotSupported => (
+            None,
+            format!(
+                "Endpoint {endpoint} is not configured for direct invocation and does not \
+                 support target container hostname header."
+            ),
+        ),
+        // Modelled.
+        TargetError::HostnameMissing => (
+            None,
+            format!(
+                "Target container hostname header is required for endpoint {endpoint}, which \
+                 is configured for direct invocation."
+            ),
+        ),
+        // Modelled.
+        TargetError::UnknownHostname(name) => (
+            None,
+            format!("Target container hostname {name} not found for endpoint {endpoint}."),
+        ),
+    };
+    let body = match code {
+        Some(code) => json!({ "ErrorCode": code, "Message": message }),
+        None => json!({ "Message": message }),
+    };
+    aws_error(StatusCode::BAD_REQUEST, "ValidationError", body)
 }
 
 fn aws_error(status: StatusCode, error_type: &'static str, body: serde_json::Value) -> Response {

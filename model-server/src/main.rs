@@ -7,6 +7,7 @@ use std::time::Instant;
 use clap::Parser;
 use sagefront_model_server::classifier::ImageClassifier;
 use sagefront_model_server::config::{Cli, Command, LogFormat, ServeArgs};
+use sagefront_model_server::invocation::Served;
 use sagefront_model_server::preprocess::ImageLimits;
 use sagefront_model_server::server::{self, AppState, ServerOptions};
 use sagefront_model_server::tools;
@@ -41,6 +42,11 @@ fn serve(args: ServeArgs) -> Result<(), BoxError> {
     init_logging(args.log_format);
     let mut options = ServerOptions {
         endpoint_names: args.endpoint_names.clone(),
+        served: Served {
+            models: args.model_names.clone(),
+            variant: args.variant_name.clone(),
+            container_hostnames: args.container_hostnames.clone(),
+        },
         fault_injection: args.fault_injection,
         ..ServerOptions::default()
     };

@@ -4,6 +4,12 @@
 //! - `POST /invocations`: the container contract; errors are the container's own statuses.
 //! - `POST /endpoints/{name}/invocations`: the SageMaker Runtime `InvokeEndpoint` operation as
 //!   the AWS SDKs and CLI send it (any SigV4 signature is accepted); errors as SageMaker's.
+//!   Its target headers (inference component, target model, variant, container hostname) must
+//!   name what the endpoint serves ([`crate::invocation`]).
+//!
+//! Both invocation routes check the SageMaker headers' constraints, log the inference id and the
+//! targets, and echo `X-Amzn-SageMaker-Custom-Attributes` on success, as a container may (and
+//! SageMaker then returns it to the caller as `CustomAttributes`).
 //!
 //! Inference runs on tokio's blocking threads, at most `max_concurrency` at a time; a request
 //! beyond that waits for a permit. Every request is logged once, with its outcome.
@@ -26,6 +32,7 @@ use tokio::sync::Semaphore;
 use crate::classifier::{Classifier, ClassifyError};
 use crate::error::{InvokeError, RuntimeIdentity};
 use crate::faults::{FaultSetting, Faults, Injected};
+use crate::invocation::{DEFAULT_VARIANT, InvocationHeaders, Served, Violations};
 
 /// Largest request body accepted: SageMaker's InvokeEndpoint payload limit (6 MiB).
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -36,9 +43,6 @@ pub const IMAGE_CONTENT_TYPES: [&str; 4] = [
     "image/png",
     "image/webp",
 ];
-/// The production variant name reported by the runtime route, as a one-variant endpoint does.
-pub const VARIANT_NAME: &str = "AllTraffic";
-
 const VARIANT_HEADER: HeaderName = HeaderName::from_static("x-amzn-invoked-production-variant");
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
@@ -47,6 +51,8 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid"
 pub struct ServerOptions {
     /// Endpoint names the runtime route serves.
     pub endpoint_names: Vec<String>,
+    /// What each endpoint serves: named models, its variant, its containers.
+    pub served: Served,
     /// Most inferences running at once.
     pub max_concurrency: usize,
     /// Account and region named by runtime-API errors.
@@ -59,6 +65,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             endpoint_names: vec!["sagefront-local".to_owned()],
+            served: Served::default(),
             max_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             identity: RuntimeIdentity::default(),
             fault_injection: false,
@@ -146,6 +153,9 @@ impl OutputFormat {
 struct Outcome {
     inference_ms: Option<f64>,
     error: Option<String>,
+    /// The SageMaker headers, when they passed their constraints (custom attributes are a
+    /// sensitive member and never logged).
+    invocation: Option<InvocationHeaders>,
 }
 
 /// The router, ready to serve or to be driven by `tower::ServiceExt::oneshot` in tests.
@@ -175,49 +185,106 @@ async fn ping(State(state): State<Arc<AppState>>) -> StatusCode {
     }
 }
 
+/// The container route: SageMaker has already routed the request here, so targets are only
+/// checked for form and logged.
 async fn invocations(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match invoke(&state, &headers, body).await {
+    let invocation = InvocationHeaders::parse(&headers);
+    let result = match &invocation {
+        Ok(_) => invoke(&state, &headers, body).await,
+        Err(violations) => Err(InvokeError::InvalidHeaders(violations.clone())),
+    };
+    let response = match result {
         Ok(ok) => ok.into_response(),
         Err(err) => with_outcome(err.container_response(), &err),
-    }
+    };
+    finish(response, invocation.ok())
 }
 
+/// The runtime route, checked in SageMaker's order: the headers' constraints, the endpoint,
+/// its targets; then the model (or an injected fault).
 async fn runtime_invocations(
     State(state): State<Arc<AppState>>,
     Path(endpoint): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Some(faults) = state
-        .faults
-        .as_ref()
-        .filter(|_| state.options.endpoint_names.contains(&endpoint))
+    let invocation = InvocationHeaders::parse(&headers);
+    let response = runtime_answer(&state, &endpoint, &invocation, &headers, body).await;
+    finish(response, invocation.ok())
+}
+
+async fn runtime_answer(
+    state: &AppState,
+    endpoint: &str,
+    invocation: &Result<InvocationHeaders, Violations>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let checked = match invocation {
+        Err(violations) => Err(InvokeError::InvalidHeaders(violations.clone())),
+        Ok(_) if !state.options.endpoint_names.iter().any(|e| e == endpoint) => {
+            Err(InvokeError::UnknownEndpoint(endpoint.to_owned()))
+        }
+        Ok(h) => state.options.served.check(h).map_err(InvokeError::from),
+    };
+    if let Err(err) = checked {
+        return with_outcome(
+            err.runtime_response(endpoint, &state.options.identity),
+            &err,
+        );
+    }
+    if let Some(faults) = &state.faults
         && let Some(injected) = faults.apply().await
     {
-        return injected_response(&state, &endpoint, injected);
+        return injected_response(state, endpoint, injected);
     }
-    let result = if state.options.endpoint_names.contains(&endpoint) {
-        invoke(&state, &headers, body).await
-    } else {
-        Err(InvokeError::UnknownEndpoint(endpoint.clone()))
-    };
-    match result {
+    match invoke(state, headers, body).await {
         Ok(ok) => {
             let mut response = ok.into_response();
             response
                 .headers_mut()
-                .insert(VARIANT_HEADER, HeaderValue::from_static(VARIANT_NAME));
+                .insert(VARIANT_HEADER, variant_header(state));
             response
         }
         Err(err) => with_outcome(
-            err.runtime_response(&endpoint, &state.options.identity),
+            err.runtime_response(endpoint, &state.options.identity),
             &err,
         ),
     }
+}
+
+/// `x-Amzn-Invoked-Production-Variant`: the endpoint's one variant.
+fn variant_header(state: &AppState) -> HeaderValue {
+    // The name was checked at start-up (alphanumerics and hyphens), so it is a valid value.
+    HeaderValue::from_str(&state.options.served.variant)
+        .unwrap_or_else(|_| HeaderValue::from_static(DEFAULT_VARIANT))
+}
+
+/// Records the request's SageMaker headers for the log line and, on success, echoes its
+/// custom attributes.
+fn finish(mut response: Response, invocation: Option<InvocationHeaders>) -> Response {
+    if let Some(invocation) = invocation {
+        if response.status().is_success()
+            && let Some((name, value)) = invocation.echo()
+        {
+            response.headers_mut().insert(name, value);
+        }
+        let extensions = response.extensions_mut();
+        match extensions.get_mut::<Outcome>() {
+            Some(outcome) => outcome.invocation = Some(invocation),
+            None => {
+                extensions.insert(Outcome {
+                    invocation: Some(invocation),
+                    ..Outcome::default()
+                });
+            }
+        }
+    }
+    response
 }
 
 async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
@@ -249,7 +316,7 @@ fn injected_response(state: &AppState, endpoint: &str, injected: Injected) -> Re
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/json"),
                     ),
-                    (VARIANT_HEADER, HeaderValue::from_static(VARIANT_NAME)),
+                    (VARIANT_HEADER, variant_header(state)),
                 ],
                 body,
             )
@@ -288,7 +355,7 @@ impl IntoResponse for Prediction {
             .into_response();
         response.extensions_mut().insert(Outcome {
             inference_ms: Some(self.inference_ms),
-            error: None,
+            ..Outcome::default()
         });
         response
     }
@@ -296,8 +363,8 @@ impl IntoResponse for Prediction {
 
 fn with_outcome(mut response: Response, err: &InvokeError) -> Response {
     response.extensions_mut().insert(Outcome {
-        inference_ms: None,
         error: Some(err.to_string()),
+        ..Outcome::default()
     });
     response
 }
@@ -440,6 +507,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         // SageMaker pings every few seconds; keep those out of the default log.
         tracing::debug!(%method, %path, status, duration_ms, request_id = %id, "request");
     } else {
+        let invocation = outcome.invocation.unwrap_or_default();
         tracing::info!(
             %method,
             %path,
@@ -448,6 +516,11 @@ async fn log_request(request: Request, next: Next) -> Response {
             inference_ms = outcome.inference_ms,
             error = outcome.error,
             request_id = %id,
+            inference_id = invocation.inference_id,
+            inference_component = invocation.inference_component,
+            target_model = invocation.target_model,
+            target_variant = invocation.target_variant,
+            target_container_hostname = invocation.target_container_hostname,
             "request"
         );
     }
@@ -486,7 +559,15 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> s
         .local_addr()
         .map(|a: SocketAddr| a.to_string())
         .unwrap_or_default();
-    tracing::info!(%addr, endpoints = ?state.options.endpoint_names, "listening");
+    let served = &state.options.served;
+    tracing::info!(
+        %addr,
+        endpoints = ?state.options.endpoint_names,
+        models = ?served.models,
+        variant = %served.variant,
+        container_hostnames = ?served.container_hostnames,
+        "listening"
+    );
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

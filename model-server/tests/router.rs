@@ -2,12 +2,13 @@
 //! classifier (real format sniffing and decoding, fixed probabilities) stands in for the model.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use sagefront_model_server::classifier::{Classifier, ClassifyError};
+use sagefront_model_server::invocation::Served;
 use sagefront_model_server::model::ModelError;
 use sagefront_model_server::preprocess::{self, ImageLimits};
 use sagefront_model_server::server::{AppState, MAX_BODY_BYTES, ServerOptions, app};
@@ -391,4 +392,424 @@ async fn a_bad_fault_setting_is_rejected() {
     let state = with_faults();
     let response = send(&state, put_fault(r#"{"mode": "delay", "delay_ms": 0}"#)).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+// ---- SageMaker's target headers, inference id and custom attributes ----
+
+const IC: &str = "x-amzn-sagemaker-inference-component";
+const TARGET_MODEL: &str = "x-amzn-sagemaker-target-model";
+const VARIANT: &str = "x-amzn-sagemaker-target-variant";
+const HOSTNAME: &str = "x-amzn-sagemaker-target-container-hostname";
+const INFERENCE_ID: &str = "x-amzn-sagemaker-inference-id";
+const CUSTOM_ATTRIBUTES: &str = "x-amzn-sagemaker-custom-attributes";
+const RUNTIME: &str = "/endpoints/sagefront-local/invocations";
+
+/// A loaded server whose endpoints serve these models and containers, with variant `Blue`
+/// when `blue`.
+fn serving(models: &[&str], hostnames: &[&str], blue: bool) -> Arc<AppState> {
+    let mut served = Served {
+        models: models.iter().map(|s| (*s).to_owned()).collect(),
+        container_hostnames: hostnames.iter().map(|s| (*s).to_owned()).collect(),
+        ..Served::default()
+    };
+    if blue {
+        "Blue".clone_into(&mut served.variant);
+    }
+    let state = Arc::new(AppState::new(ServerOptions {
+        served,
+        max_concurrency: 2,
+        ..ServerOptions::default()
+    }));
+    state.set_model(Arc::new(FakeClassifier));
+    state
+}
+
+/// A PNG invocation of `uri` with extra headers.
+fn invoke_with(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "image/png");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::from(png())).unwrap()
+}
+
+/// Asserts a 400 ValidationError and returns its body.
+async fn validation_error(response: Response<Body>) -> serde_json::Value {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["x-amzn-errortype"], "ValidationError");
+    assert!(!response.headers().contains_key(CUSTOM_ATTRIBUTES));
+    json(response).await
+}
+
+#[tokio::test]
+async fn a_plain_endpoint_serves_requests_without_targets_and_its_own_variant() {
+    let state = serving(&[], &[], false);
+    let response = send(&state, invoke_with(RUNTIME, &[(VARIANT, "AllTraffic")])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_probabilities(&json(response).await);
+}
+
+#[tokio::test]
+async fn an_inference_component_on_a_plain_endpoint_is_not_allowed() {
+    let state = serving(&[], &[], false);
+    let body = validation_error(send(&state, invoke_with(RUNTIME, &[(IC, "ic-a")])).await).await;
+    assert_eq!(
+        body["Message"],
+        "Inference Component Name header is not allowed for endpoints to which you dont plan to \
+         deploy inference components. Please remove the Inference Component Name header and try \
+         again."
+    );
+}
+
+#[tokio::test]
+async fn a_target_model_on_a_plain_endpoint_is_not_supported() {
+    let state = serving(&[], &[], false);
+    let body =
+        validation_error(send(&state, invoke_with(RUNTIME, &[(TARGET_MODEL, "a.tar.gz")])).await)
+            .await;
+    assert_eq!(body["ErrorCode"], "TARGET_MODEL_HEADER_NOT_SUPPORTED");
+    assert_eq!(
+        body["Message"],
+        "Endpoint sagefront-local is not a multi-model endpoint and does not support target \
+         model header."
+    );
+}
+
+#[tokio::test]
+async fn named_models_are_served_through_either_header() {
+    let state = serving(&["ic-a", "ic-b"], &[], false);
+    for headers in [
+        &[(IC, "ic-a")][..],
+        &[(IC, "ic-b")],
+        &[(TARGET_MODEL, "ic-b")],
+        &[(IC, "ic-a"), (TARGET_MODEL, "ic-b")],
+    ] {
+        let response = send(&state, invoke_with(RUNTIME, headers)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{headers:?}");
+        assert_probabilities(&json(response).await);
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_with_named_models_requires_the_inference_component_header() {
+    let state = serving(&["ic-a"], &[], false);
+    let body = validation_error(send(&state, invoke_with(RUNTIME, &[])).await).await;
+    assert_eq!(body["ErrorCode"], "INFERENCE_COMPONENT_NAME_MISSING");
+    assert_eq!(
+        body["Message"],
+        "Inference Component Name header is required for endpoints to which you plan to deploy \
+         inference components. Please include Inference Component Name header or consider using \
+         SageMaker models."
+    );
+}
+
+#[tokio::test]
+async fn unknown_components_and_target_models_are_validation_errors() {
+    let state = serving(&["ic-a"], &[], false);
+    let body = validation_error(send(&state, invoke_with(RUNTIME, &[(IC, "ic-z")])).await).await;
+    assert_eq!(
+        body["Message"],
+        "Inference Component ic-z of account 000000000000 not found."
+    );
+    let body = validation_error(
+        send(
+            &state,
+            invoke_with(RUNTIME, &[(IC, "ic-a"), (TARGET_MODEL, "z.tar.gz")]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        body["Message"],
+        "Target model z.tar.gz not found for endpoint sagefront-local."
+    );
+}
+
+#[tokio::test]
+async fn only_the_configured_variant_is_served_and_reported() {
+    let state = serving(&[], &[], true);
+    let response = send(&state, invoke_with(RUNTIME, &[(VARIANT, "Blue")])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["x-amzn-invoked-production-variant"],
+        "Blue"
+    );
+    let response = send(&state, invoke_with(RUNTIME, &[])).await;
+    assert_eq!(
+        response.headers()["x-amzn-invoked-production-variant"],
+        "Blue"
+    );
+
+    let body =
+        validation_error(send(&state, invoke_with(RUNTIME, &[(VARIANT, "AllTraffic")])).await)
+            .await;
+    assert_eq!(
+        body["Message"],
+        "Target variant AllTraffic not found for endpoint sagefront-local."
+    );
+}
+
+#[tokio::test]
+async fn container_hostnames_are_refused_without_direct_invocation_and_required_with_it() {
+    let plain = serving(&[], &[], false);
+    let body =
+        validation_error(send(&plain, invoke_with(RUNTIME, &[(HOSTNAME, "c1")])).await).await;
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("is not configured for direct invocation"),
+        "{body}"
+    );
+
+    let direct = serving(&[], &["c1", "c2"], false);
+    let response = send(&direct, invoke_with(RUNTIME, &[(HOSTNAME, "c2")])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = validation_error(send(&direct, invoke_with(RUNTIME, &[])).await).await;
+    assert!(
+        body["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Target container hostname header is required"),
+        "{body}"
+    );
+    let body =
+        validation_error(send(&direct, invoke_with(RUNTIME, &[(HOSTNAME, "c3")])).await).await;
+    assert_eq!(
+        body["Message"],
+        "Target container hostname c3 not found for endpoint sagefront-local."
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_inference_id_is_refused_on_both_routes() {
+    let state = serving(&[], &[], false);
+    let long = "i".repeat(65);
+    let expected = format!(
+        "1 validation error detected: Value '{long}' at 'inferenceId' failed to satisfy \
+         constraint: Member must have length less than or equal to 64"
+    );
+    let body =
+        validation_error(send(&state, invoke_with(RUNTIME, &[(INFERENCE_ID, &long)])).await).await;
+    assert_eq!(body["message"], expected);
+    let response = send(
+        &state,
+        invoke_with("/invocations", &[(INFERENCE_ID, &long)]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(response).await["message"], expected);
+
+    // Empty, or starting with a space (hyper would trim one, a proxy might not).
+    for bad in ["", " x"] {
+        let body =
+            validation_error(send(&state, invoke_with(RUNTIME, &[(INFERENCE_ID, bad)])).await)
+                .await;
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("at 'inferenceId'"),
+            "{body}"
+        );
+    }
+    // Exactly 64 printable characters is valid.
+    let ok = "a-Z_0 9.:/".repeat(7)[..64].to_owned();
+    let response = send(&state, invoke_with(RUNTIME, &[(INFERENCE_ID, &ok)])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn header_constraints_are_checked_before_the_endpoint_and_the_body() {
+    let state = serving(&[], &[], false);
+    let response = send(
+        &state,
+        invoke_with("/endpoints/nope/invocations", &[(INFERENCE_ID, "")]),
+    )
+    .await;
+    let body = validation_error(response).await;
+    assert!(body["message"].as_str().unwrap().contains("'inferenceId'"));
+
+    // A refused target is refused before the model sees the (corrupt) body.
+    let request = Request::post(RUNTIME)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(IC, "ic-a")
+        .body(Body::from("{}"))
+        .unwrap();
+    validation_error(send(&state, request).await).await;
+}
+
+#[tokio::test]
+async fn custom_attributes_are_echoed_on_success_on_both_routes() {
+    let state = serving(&["ic-a"], &[], false);
+    let attributes = "accept_eula=true; trace-id=abc 123";
+    for (uri, extra) in [(RUNTIME, Some((IC, "ic-a"))), ("/invocations", None)] {
+        let mut headers = vec![(CUSTOM_ATTRIBUTES, attributes)];
+        headers.extend(extra);
+        let response = send(&state, invoke_with(uri, &headers)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(response.headers()[CUSTOM_ATTRIBUTES], attributes, "{uri}");
+    }
+    // None sent, none answered.
+    let response = send(&state, invoke_with(RUNTIME, &[(IC, "ic-a")])).await;
+    assert!(!response.headers().contains_key(CUSTOM_ATTRIBUTES));
+    // Not echoed when the model fails.
+    let request = Request::post(RUNTIME)
+        .header(header::CONTENT_TYPE, "image/png")
+        .header(IC, "ic-a")
+        .header(CUSTOM_ATTRIBUTES, attributes)
+        .body(Body::from("not a png"))
+        .unwrap();
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
+    assert!(!response.headers().contains_key(CUSTOM_ATTRIBUTES));
+}
+
+#[tokio::test]
+async fn oversized_or_non_ascii_custom_attributes_are_refused_without_quoting_them() {
+    let state = serving(&[], &[], false);
+    let body = validation_error(
+        send(
+            &state,
+            invoke_with(RUNTIME, &[(CUSTOM_ATTRIBUTES, &"a".repeat(1025))]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: \
+         Member must have length less than or equal to 1024"
+    );
+    let response = send(
+        &state,
+        invoke_with(RUNTIME, &[(CUSTOM_ATTRIBUTES, &"a".repeat(1024))]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let non_ascii = Request::post("/invocations")
+        .header(header::CONTENT_TYPE, "image/png")
+        .header(
+            CUSTOM_ATTRIBUTES,
+            axum::http::HeaderValue::from_bytes(b"token=s\xc3\xa9cret").unwrap(),
+        )
+        .body(Body::from(png()))
+        .unwrap();
+    let response = send(&state, non_ascii).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let message = json(response).await["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("at 'customAttributes'"), "{message}");
+    assert!(!message.contains("token"), "{message}");
+}
+
+#[tokio::test]
+async fn target_checks_come_before_injected_faults() {
+    let state = Arc::new(AppState::new(ServerOptions {
+        fault_injection: true,
+        served: Served {
+            models: vec!["ic-a".to_owned()],
+            ..Served::default()
+        },
+        ..ServerOptions::default()
+    }));
+    state.set_model(Arc::new(FakeClassifier));
+    send(&state, put_fault(r#"{"mode": "model_error"}"#)).await;
+    validation_error(send(&state, invoke_with(RUNTIME, &[(IC, "ic-z")])).await).await;
+    let response = send(&state, invoke_with(RUNTIME, &[(IC, "ic-a")])).await;
+    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
+}
+
+#[tokio::test]
+async fn a_json_body_is_a_model_error_carrying_the_containers_own_415_answer() {
+    let state = loaded();
+    let json_request = |uri: &str| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"inputs": "hello"}"#))
+            .unwrap()
+    };
+    let container = send(&state, json_request("/invocations")).await;
+    assert_eq!(container.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let container_body = container.into_body().collect().await.unwrap().to_bytes();
+
+    let response = send(&state, json_request(RUNTIME)).await;
+    assert_eq!(response.status(), StatusCode::FAILED_DEPENDENCY);
+    assert_eq!(response.headers()["x-amzn-errortype"], "ModelError");
+    let body = json(response).await;
+    assert_eq!(body["OriginalStatusCode"], 415);
+    assert_eq!(body["ErrorCode"], "CLIENT_ERROR_FROM_MODEL");
+    // SageMaker's OriginalMessage is the container's response body, verbatim.
+    let original = body["OriginalMessage"].as_str().unwrap();
+    assert_eq!(original.as_bytes(), container_body.as_ref());
+    assert!(
+        original.contains(r#"unsupported content type \"application/json\""#),
+        "{original}"
+    );
+    assert!(body["Message"].as_str().unwrap().starts_with(&format!(
+        "Received client error (415) from primary with message \"{original}\"."
+    )));
+}
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_invocation_logs_its_inference_id_and_targets_but_not_custom_attributes() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let state = serving(&["ic-a"], &[], false);
+    let ok = invoke_with(
+        RUNTIME,
+        &[
+            (IC, "ic-a"),
+            (VARIANT, "AllTraffic"),
+            (INFERENCE_ID, "req-ok-1"),
+            (CUSTOM_ATTRIBUTES, "secret-attribute"),
+        ],
+    );
+    assert_eq!(send(&state, ok).await.status(), StatusCode::OK);
+    let refused = invoke_with(RUNTIME, &[(IC, "ic-z"), (INFERENCE_ID, "req-refused-2")]);
+    assert_eq!(
+        send(&state, refused).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let container = invoke_with("/invocations", &[(INFERENCE_ID, "req-container-3")]);
+    assert_eq!(send(&state, container).await.status(), StatusCode::OK);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("secret-attribute"), "{text}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["inference_id"], "req-ok-1");
+    assert_eq!(lines[0]["inference_component"], "ic-a");
+    assert_eq!(lines[0]["target_variant"], "AllTraffic");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[1]["inference_id"], "req-refused-2");
+    assert_eq!(lines[1]["inference_component"], "ic-z");
+    assert_eq!(lines[1]["status"], 400);
+    assert_eq!(lines[2]["inference_id"], "req-container-3");
+    assert_eq!(lines[2]["path"], "/invocations");
 }
