@@ -1,5 +1,6 @@
 //! The AWS SDK for Rust (what the function uses) against a real socket: it must see this
-//! server's answers as `InvokeEndpoint` output and its errors as the modelled error variants.
+//! server's answers as `InvokeEndpoint` output (custom attributes included) and its errors as
+//! the modelled error variants, for the target headers as well.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointError;
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use sagefront_model_server::classifier::{Classifier, ClassifyError};
+use sagefront_model_server::invocation::Served;
 use sagefront_model_server::preprocess::{self, ImageLimits};
 use sagefront_model_server::server::{AppState, ServerOptions, app};
 
@@ -25,7 +27,11 @@ impl Classifier for Uniform {
 
 /// Serves the app on a free loopback port; returns the client pointed at it and the state.
 async fn start() -> (Client, Arc<AppState>) {
-    let state = Arc::new(AppState::new(ServerOptions::default()));
+    start_with(ServerOptions::default()).await
+}
+
+async fn start_with(options: ServerOptions) -> (Client, Arc<AppState>) {
+    let state = Arc::new(AppState::new(options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let router = app(Arc::clone(&state));
@@ -132,5 +138,99 @@ async fn sdk_sees_loading_model_as_not_ready() {
     assert!(
         matches!(err, InvokeEndpointError::ModelNotReadyException(_)),
         "{err:?}"
+    );
+}
+
+/// An endpoint with inference components `ic-a` and `ic-b`, its model loaded.
+async fn start_with_components() -> Client {
+    let (client, state) = start_with(ServerOptions {
+        served: Served {
+            models: vec!["ic-a".to_owned(), "ic-b".to_owned()],
+            ..Served::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    state.set_model(Arc::new(Uniform));
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_invokes_a_named_component_and_reads_its_custom_attributes() {
+    let client = start_with_components().await;
+    let out = client
+        .invoke_endpoint()
+        .endpoint_name("sagefront-local")
+        .inference_component_name("ic-b")
+        .target_variant("AllTraffic")
+        .inference_id("sdk-0001")
+        .custom_attributes("trace=sdk")
+        .content_type("image/jpeg")
+        .body(Blob::new(jpeg()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.custom_attributes(), Some("trace=sdk"));
+    assert_eq!(out.invoked_production_variant(), Some("AllTraffic"));
+    let p: Vec<f32> = serde_json::from_slice(out.body().unwrap().as_ref()).unwrap();
+    assert_eq!(p.len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_sees_a_missing_or_unknown_component_as_validation_error() {
+    let client = start_with_components().await;
+    let missing = invoke(&client, "sagefront-local", jpeg())
+        .await
+        .unwrap_err();
+    let InvokeEndpointError::ValidationError(e) = missing else {
+        panic!("expected ValidationError, got {missing:?}")
+    };
+    assert!(
+        e.message()
+            .unwrap()
+            .starts_with("Inference Component Name header is required"),
+        "{e:?}"
+    );
+    let unknown = client
+        .invoke_endpoint()
+        .endpoint_name("sagefront-local")
+        .inference_component_name("ic-z")
+        .content_type("image/jpeg")
+        .body(Blob::new(jpeg()))
+        .send()
+        .await
+        .map_err(|e| e.into_service_error())
+        .unwrap_err();
+    let InvokeEndpointError::ValidationError(e) = unknown else {
+        panic!("expected ValidationError, got {unknown:?}")
+    };
+    assert_eq!(
+        e.message(),
+        Some("Inference Component ic-z of account 000000000000 not found.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_sees_an_oversized_inference_id_as_validation_error() {
+    let (client, state) = start().await;
+    state.set_model(Arc::new(Uniform));
+    let err = client
+        .invoke_endpoint()
+        .endpoint_name("sagefront-local")
+        .inference_id("x".repeat(65))
+        .content_type("image/jpeg")
+        .body(Blob::new(jpeg()))
+        .send()
+        .await
+        .map_err(|e| e.into_service_error())
+        .unwrap_err();
+    let InvokeEndpointError::ValidationError(e) = err else {
+        panic!("expected ValidationError, got {err:?}")
+    };
+    assert!(
+        e.message()
+            .unwrap()
+            .contains("at 'inferenceId' failed to satisfy constraint"),
+        "{e:?}"
     );
 }

@@ -4,6 +4,7 @@ Environment (all optional):
   SAGEFRONT_MODEL_DIR          model directory (default: <repo>/.cache/model)
   SAGEFRONT_MODEL_SERVER_BIN   server binary (default: $CARGO_TARGET_DIR/debug/sagefront-model-server)
   SAGEFRONT_MODEL_SERVER_URL   a running server to test (default: start one on a free port)
+Tests that need other flags (named models, a variant) start their own server from the binary.
 Missing weights or binary fail the tests with the command that makes them; nothing is skipped.
 """
 
@@ -72,6 +73,55 @@ def _wait_ready(url: str, proc: subprocess.Popen | None, timeout: float = 60.0) 
             pass
         time.sleep(0.1)
     pytest.fail(f"model server at {url} not ready after {timeout} s")
+
+
+class SpawnedServer:
+    """A model server this test session started itself, with its own flags and log file."""
+
+    def __init__(self, binary: Path, model_dir: Path, args: list[str], log: Path) -> None:
+        self.log = log
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [str(binary), "serve", "--model-dir", str(model_dir), "--bind", "127.0.0.1",
+                 "--port", str(port), "--log-format", "json", *args],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        _wait_ready(self.url, self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def request_lines(self) -> list[dict]:
+        """The JSON `request` log lines written so far."""
+        import json
+
+        lines = []
+        for line in self.log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("message") == "request":
+                lines.append(entry)
+        return lines
+
+
+@pytest.fixture(scope="session")
+def spawn_server(request, tmp_path_factory):
+    """Starts the debug binary with extra flags (stopped at the end of the session)."""
+
+    def spawn(*args: str) -> SpawnedServer:
+        binary = request.getfixturevalue("server_bin")
+        mdir = request.getfixturevalue("model_dir")
+        log = tmp_path_factory.mktemp("model-server") / "server.log"
+        server = SpawnedServer(binary, mdir, list(args), log)
+        request.addfinalizer(server.stop)
+        return server
+
+    return spawn
 
 
 @pytest.fixture(scope="session")
