@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 from .runtime_api import QuietServer
@@ -37,6 +38,8 @@ class FakeSageMaker:
         self.last_content_type = None
         # The last request body, to check what reached the model byte for byte.
         self.last_body = b""
+        # Seconds each invocation waits before answering (a slow model).
+        self.delay_s = 0.0
         self._bodies: dict[int, bytes] = {}
         self._lock = threading.Lock()
         fake = self
@@ -107,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.sagemaker.bytes_received += len(received)
         self.sagemaker.last_body = received
         self.sagemaker.last_content_type = self.headers.get("Content-Type")
+        if self.sagemaker.delay_s:
+            time.sleep(self.sagemaker.delay_s)
         self._reply(
             200,
             self.sagemaker.body_for(int(classes.group(1))),

@@ -80,6 +80,7 @@ class FunctionProcess:
         cwd: Path,
         log_path: Path,
         first_event: Optional[bytes] = None,
+        preexec_fn=None,
     ):
         self.kind = kind
         self.runtime = RuntimeApi()
@@ -88,8 +89,16 @@ class FunctionProcess:
         env = dict(env, AWS_LAMBDA_RUNTIME_API=self.runtime.address)
         self._log = open(log_path, "ab")
         self.spawned_at = time.perf_counter()
+        # `preexec_fn` runs in the child before exec (tests use it to join a memory cgroup, so
+        # the limit applies from the first allocation).
         self.proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            preexec_fn=preexec_fn,
         )
         self.pid = self.proc.pid
         self._clock = cpu_clock_id(self.pid)

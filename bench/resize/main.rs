@@ -1,8 +1,8 @@
 //! Benchmark: a 12 MP JPEG downscaled to 224 px, `fast_image_resize` against
 //! `image::imageops::resize`, and what `PREPROCESS` costs and saves on a 4 MB photo.
 //!
-//! The function's own image pipeline (`function/src/imaging.rs`) is compiled in unchanged, so
-//! the preprocessing numbers are those of the shipped code. Each case runs in a fresh child
+//! The function's own image pipeline (`function/src/image/`) is compiled in unchanged, so the
+//! preprocessing numbers are those of the shipped code. Each case runs in a fresh child
 //! process so that its peak RSS (`VmHWM`) is its own.
 //!
 //! ```text
@@ -18,17 +18,18 @@ use std::time::{Duration, Instant};
 
 use fast_image_resize::images::{Image as FrImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageFormat, RgbImage};
+use ::image::{DynamicImage, ImageFormat, RgbImage};
 
 #[allow(dead_code)]
 #[path = "../../function/src/error.rs"]
 mod error;
+/// The function's `image` module (the `image` crate is `::image` here).
 #[allow(dead_code)]
-#[path = "../../function/src/image_kind.rs"]
-mod image_kind;
-#[allow(dead_code)]
-#[path = "../../function/src/imaging.rs"]
-mod imaging;
+#[path = "../../function/src/image/mod.rs"]
+mod image;
+
+/// The budget of the smallest function the stack deploys.
+const BUDGET: image::MemoryBudget = image::MemoryBudget::of_function(512);
 
 /// 4000 × 3000: a 12 MP phone photo.
 const WIDTH: u32 = 4000;
@@ -53,11 +54,11 @@ const CASES: [(&str, &str); 7] = [
     ),
     (
         "preprocess",
-        "imaging::transform, PREPROCESS defaults (512 px JPEG q90)",
+        "image::transform, PREPROCESS defaults (512 px JPEG q90)",
     ),
     (
         "worst-case",
-        "imaging::transform of a 40 MP RGBA PNG (the input limit) to 224 px",
+        "image::transform of a 40 MP RGBA PNG (the input limit) to 224 px",
     ),
 ];
 
@@ -117,20 +118,20 @@ fn run_case(case: &str, input: &Path, runs: usize) {
                 std::hint::black_box(&bytes);
             }
             "worst-case" => {
-                let spec = imaging::Spec {
+                let spec = image::Spec {
                     width: Some(OUT.0),
                     height: Some(OUT.0),
-                    fit: imaging::Fit::Contain,
-                    format: Some(imaging::OutputFormat::Png),
-                    quality: imaging::DEFAULT_JPEG_QUALITY,
+                    fit: image::Fit::Contain,
+                    format: Some(image::OutputFormat::Png),
+                    quality: image::spec::DEFAULT_JPEG_QUALITY,
                     enlarge: false,
                 };
-                let out = imaging::transform(&worst_case_png(), &spec).expect("transform");
+                let out = image::transform(&worst_case_png(), &spec, BUDGET).expect("transform");
                 output = format!("{}x{} PNG", out.width, out.height);
             }
             "preprocess" => {
-                let spec = imaging::Spec::shrink_to_jpeg(512);
-                let out = imaging::transform(&bytes, &spec).expect("transform");
+                let spec = image::Spec::shrink_to_jpeg(512);
+                let out = image::transform(&bytes, &spec, BUDGET).expect("transform");
                 output = format!(
                     "{}x{} JPEG, {} bytes ({:.1}% of the input)",
                     out.width,
@@ -141,7 +142,7 @@ fn run_case(case: &str, input: &Path, runs: usize) {
             }
             _ => {
                 let image =
-                    image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg).expect("decode");
+                    ::image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg).expect("decode");
                 decode.push(started.elapsed());
                 let resize_started = Instant::now();
                 let small = match case {
@@ -150,12 +151,12 @@ fn run_case(case: &str, input: &Path, runs: usize) {
                     "imageops" => Some(image.resize_exact(
                         OUT.0,
                         OUT.1,
-                        image::imageops::FilterType::Lanczos3,
+                        ::image::imageops::FilterType::Lanczos3,
                     )),
                     "imageops-triangle" => Some(image.resize_exact(
                         OUT.0,
                         OUT.1,
-                        image::imageops::FilterType::Triangle,
+                        ::image::imageops::FilterType::Triangle,
                     )),
                     other => panic!("unknown case {other}"),
                 };
@@ -185,7 +186,7 @@ fn run_case(case: &str, input: &Path, runs: usize) {
     );
 }
 
-/// What `imaging` does for an RGB image: Lanczos3 convolution into a new buffer.
+/// What the function's pipeline does for an RGB image: Lanczos3 convolution into a new buffer.
 fn fir_lanczos3(image: &DynamicImage, (w, h): (u32, u32)) -> DynamicImage {
     let rgb = image.as_rgb8().expect("JPEG decodes to RGB8");
     let src = ImageRef::new(rgb.width(), rgb.height(), rgb.as_raw(), PixelType::U8x3).unwrap();
@@ -207,14 +208,14 @@ fn photo_like_jpeg() -> Vec<u8> {
         let shape = ((fx * 23.0).sin() * (fy * 17.0).cos() + (fx * fy * 41.0).sin()) * 40.0;
         let grain = |shift: u32| ((state >> shift) & 15) as f32 - 8.0;
         let c = |base: f32, shift: u32| (base + shape + grain(shift)).clamp(0.0, 255.0) as u8;
-        image::Rgb([
+        ::image::Rgb([
             c(90.0 + fx * 120.0, 0),
             c(110.0 + fy * 80.0, 8),
             c(150.0 - fx * 60.0, 16),
         ])
     });
     let mut out = Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 93)
+    ::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 93)
         .encode_image(&image)
         .expect("encode");
     out.into_inner()
@@ -224,8 +225,8 @@ fn photo_like_jpeg() -> Vec<u8> {
 /// function decodes, in its widest 8-bit pixel type. Generated in the case's own process, so its
 /// encoding buffers count towards that case's peak and time (an upper bound).
 fn worst_case_png() -> Vec<u8> {
-    let image = image::RgbaImage::from_fn(8000, 5000, |x, y| {
-        image::Rgba([(x / 32) as u8, (y / 20) as u8, 128, ((x + y) / 64) as u8])
+    let image = ::image::RgbaImage::from_fn(8000, 5000, |x, y| {
+        ::image::Rgba([(x / 32) as u8, (y / 20) as u8, 128, ((x + y) / 64) as u8])
     });
     let mut out = Cursor::new(Vec::new());
     DynamicImage::ImageRgba8(image)

@@ -12,7 +12,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sagefront_function::config::ModelOutput;
-use sagefront_function::{model_output, request, top_k};
+use sagefront_function::model::{output as model_output, top_k};
+use sagefront_function::request::base64 as request;
 
 /// 257: Caltech-256 (the original's model); 1,000: ImageNet-1k; 21,843: ImageNet-21k.
 const CLASS_COUNTS: [usize; 3] = [257, 1_000, 21_843];

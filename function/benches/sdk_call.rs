@@ -20,8 +20,8 @@ use aws_sdk_sagemakerruntime::config::{Credentials, Region, StalledStreamProtect
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sagefront_function::endpoint::Endpoint;
-use sagefront_function::sagemaker::{self, SageMakerEndpoint};
+use sagefront_function::model::endpoint::{Endpoint, Invocation, Target};
+use sagefront_function::model::sagemaker::{self, SageMakerEndpoint};
 
 /// The fake model's answer: 257 probabilities in the built-in algorithm's format.
 fn probabilities() -> String {
@@ -77,9 +77,19 @@ fn sdk_call(c: &mut Criterion) {
         ("no retries, timeouts or stalled-stream protection", bare),
     ] {
         let endpoint = SageMakerEndpoint::new(client, "bench-257");
+        let target = Target::default();
         group.bench_function(format!("invoke_endpoint 10 KB, {name}"), |b| {
             b.iter(|| {
-                rt.block_on(endpoint.invoke(image.clone(), "image/jpeg"))
+                let call = Invocation {
+                    body: image.clone(),
+                    content_type: "image/jpeg",
+                    accept: Some("application/json"),
+                    target: &target,
+                    inference_id: "bench-request",
+                    custom_attributes: None,
+                    timeout: Duration::from_secs(10),
+                };
+                rt.block_on(endpoint.invoke(call))
                     .map(black_box)
                     .expect("the in-process answer")
             });

@@ -1,17 +1,34 @@
-//! Configuration: every environment variable the function reads, read once at init.
+//! Configuration: every environment variable the function reads for its own settings, read once
+//! at init into [`Config`].
 //!
-//! Nothing else in the crate calls `std::env`. A missing or malformed variable fails init with an
+//! `main.rs` passes [`Config::from_env`] the process environment; everything else gets the
+//! struct. (The Lambda runtime and the AWS SDK read their own variables, such as
+//! `AWS_LAMBDA_RUNTIME_API` and `AWS_REGION`.) A missing or malformed variable fails init with an
 //! error that names it, so a bad deployment shows up in the first log line, not in a request.
+//! Every default lives here: the CDK stack sets a variable only when its stage configures it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use crate::model::endpoint::Target;
 
 /// SageMaker's real-time endpoint payload limit (6 MiB).
 pub const DEFAULT_MAX_IMAGE_BYTES: usize = 6 * 1024 * 1024;
 /// Below API Gateway's 29 s integration timeout, so the function's own 504 comes first.
 pub const DEFAULT_INVOKE_TIMEOUT_MS: u64 = 25_000;
-/// Largest accepted `MAX_IMAGE_BYTES`: Lambda's synchronous payload limit. No larger image can
-/// reach the function, so it is also the input cap of `/resize` and of preprocessing.
-pub const MAX_IMAGE_BYTES_CEILING: usize = 6 * 1024 * 1024 + 512 * 1024;
+/// Lambda's synchronous payload limit (6,291,456 bytes). No larger request can reach the
+/// function, so it is the largest accepted `MAX_IMAGE_BYTES` and the input cap of `/resize` and
+/// of preprocessing.
+pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+/// `Content-Type` sent for an `/invocations` request that has none.
+pub const DEFAULT_INVOCATIONS_CONTENT_TYPE: &str = "application/json";
+/// `Content-Type` of the image routes' calls.
+pub const DEFAULT_MODEL_CONTENT_TYPE: &str = "application/x-image";
+/// `PREPROCESS_MAX_SIDE` when unset.
+pub const DEFAULT_PREPROCESS_MAX_SIDE: u32 = 512;
+/// The memory assumed outside Lambda, where `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is unset: the
+/// smallest the stack deploys, so local runs refuse what the smallest stage would.
+pub const DEFAULT_FUNCTION_MEMORY_MB: u32 = 512;
 /// Largest accepted `INVOKE_TIMEOUT_MS`: Lambda's 15-minute maximum.
 const INVOKE_TIMEOUT_CEILING_MS: u64 = 900_000;
 
@@ -33,6 +50,44 @@ pub enum Preprocess {
     Oversize,
     /// Every image is downscaled first, to cut payload and model latency.
     Always,
+}
+
+/// Which routes a stage serves (`ROUTES`); `GET /health` is always on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    /// `POST /predictions` and `POST /`.
+    pub predictions: bool,
+    /// `POST /resize`.
+    pub resize: bool,
+    /// `POST /invocations` and `POST /models/{name}/invocations`.
+    pub invocations: bool,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self {
+            predictions: true,
+            resize: true,
+            invocations: true,
+        }
+    }
+}
+
+impl Routes {
+    /// The routes on, as a sentence fragment for messages.
+    pub fn describe(&self) -> String {
+        let mut served = vec!["GET /health"];
+        if self.predictions {
+            served.push("POST /predictions");
+        }
+        if self.resize {
+            served.push("POST /resize");
+        }
+        if self.invocations {
+            served.push("POST /invocations");
+        }
+        served.join(", ")
+    }
 }
 
 /// The function's configuration.
@@ -58,6 +113,23 @@ pub struct Config {
     pub preprocess_max_side: u32,
     /// `CORS_ALLOW_ORIGIN`: when set, sent as `Access-Control-Allow-Origin` on every response.
     pub cors_allow_origin: Option<String>,
+    /// `ROUTES`: which routes are on (default: all).
+    pub routes: Routes,
+    /// `INVOCATIONS_CONTENT_TYPE`: `ContentType` for `/invocations` requests without one.
+    pub invocations_content_type: String,
+    /// `INVOCATIONS_ACCEPT`: `Accept` for `/invocations` requests without one (default: none).
+    pub invocations_accept: Option<String>,
+    /// `TARGET_INFERENCE_COMPONENT`, `TARGET_MODEL`, `TARGET_VARIANT`,
+    /// `TARGET_CONTAINER_HOSTNAME`: where every call goes on the endpoint.
+    pub target: Target,
+    /// `MODELS`: the models `POST /models/{name}/invocations` may name, by public name.
+    pub models: BTreeMap<String, Target>,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`: the function's memory in MB, which bounds image work.
+    pub memory_mb: u32,
+    /// `FAULT_INJECTION`: when `on`, a request with `x-sagefront-fault: panic` panics in the
+    /// handler, so tests can prove a panic ends only its own request. Off unless set; the stack
+    /// never sets it.
+    pub fault_injection: bool,
 }
 
 /// A configuration variable that is missing or malformed.
@@ -115,26 +187,14 @@ impl Config {
         };
         let max_image_bytes = match get("MAX_IMAGE_BYTES") {
             None => DEFAULT_MAX_IMAGE_BYTES,
-            Some(v) => {
-                parse_positive("MAX_IMAGE_BYTES", &v, MAX_IMAGE_BYTES_CEILING as u64)? as usize
-            }
+            Some(v) => parse_positive("MAX_IMAGE_BYTES", &v, LAMBDA_PAYLOAD_LIMIT as u64)? as usize,
         };
         let invoke_timeout_ms = match get("INVOKE_TIMEOUT_MS") {
             None => DEFAULT_INVOKE_TIMEOUT_MS,
             Some(v) => parse_positive("INVOKE_TIMEOUT_MS", &v, INVOKE_TIMEOUT_CEILING_MS)?,
         };
-        let model_content_type =
-            get("MODEL_CONTENT_TYPE").unwrap_or_else(|| "application/x-image".to_owned());
-        if http::HeaderValue::from_str(&model_content_type).is_err()
-            || !model_content_type.contains('/')
-        {
-            return Err(ConfigError::new(
-                "MODEL_CONTENT_TYPE",
-                format!(
-                    "must be a media type such as application/x-image, got {model_content_type:?}"
-                ),
-            ));
-        }
+        let model_content_type = media_type_var("MODEL_CONTENT_TYPE", get("MODEL_CONTENT_TYPE"))?
+            .unwrap_or_else(|| DEFAULT_MODEL_CONTENT_TYPE.to_owned());
         let model_output = match get("MODEL_OUTPUT")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -165,7 +225,7 @@ impl Config {
             }
         };
         let preprocess_max_side = match get("PREPROCESS_MAX_SIDE") {
-            None => 512,
+            None => DEFAULT_PREPROCESS_MAX_SIDE,
             Some(v) => parse_positive("PREPROCESS_MAX_SIDE", &v, 8192)? as u32,
         };
         let cors_allow_origin = get("CORS_ALLOW_ORIGIN");
@@ -179,6 +239,24 @@ impl Config {
             ));
         }
 
+        let memory_mb = match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+            None => DEFAULT_FUNCTION_MEMORY_MB,
+            Some(v) => parse_positive("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &v, 10_240)? as u32,
+        };
+        let fault_injection = match get("FAULT_INJECTION")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "FAULT_INJECTION",
+                    format!("must be \"on\" or \"off\", got {other:?}"),
+                ));
+            }
+        };
+
         Ok(Self {
             endpoint_name,
             labels_path: get("LABELS_PATH"),
@@ -190,8 +268,201 @@ impl Config {
             preprocess,
             preprocess_max_side,
             cors_allow_origin,
+            routes: parse_routes(get("ROUTES"))?,
+            invocations_content_type: media_type_var(
+                "INVOCATIONS_CONTENT_TYPE",
+                get("INVOCATIONS_CONTENT_TYPE"),
+            )?
+            .unwrap_or_else(|| DEFAULT_INVOCATIONS_CONTENT_TYPE.to_owned()),
+            invocations_accept: media_type_var("INVOCATIONS_ACCEPT", get("INVOCATIONS_ACCEPT"))?,
+            target: Target {
+                inference_component: target_var(
+                    "TARGET_INFERENCE_COMPONENT",
+                    get("TARGET_INFERENCE_COMPONENT"),
+                    TargetField::InferenceComponent,
+                )?,
+                target_model: target_var(
+                    "TARGET_MODEL",
+                    get("TARGET_MODEL"),
+                    TargetField::TargetModel,
+                )?,
+                target_variant: target_var(
+                    "TARGET_VARIANT",
+                    get("TARGET_VARIANT"),
+                    TargetField::Name,
+                )?,
+                target_container_hostname: target_var(
+                    "TARGET_CONTAINER_HOSTNAME",
+                    get("TARGET_CONTAINER_HOSTNAME"),
+                    TargetField::Name,
+                )?,
+            },
+            models: parse_models(get("MODELS"))?,
+            memory_mb,
+            fault_injection,
         })
     }
+}
+
+/// `ROUTES`: a comma-separated subset of `predictions`, `resize` and `invocations`.
+fn parse_routes(value: Option<String>) -> Result<Routes, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Routes::default());
+    };
+    let mut routes = Routes {
+        predictions: false,
+        resize: false,
+        invocations: false,
+    };
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name.to_ascii_lowercase().as_str() {
+            "predictions" => routes.predictions = true,
+            "resize" => routes.resize = true,
+            "invocations" => routes.invocations = true,
+            other => {
+                return Err(ConfigError::new(
+                    "ROUTES",
+                    format!(
+                        "must list routes among predictions, resize and invocations, got {other:?}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(routes)
+}
+
+/// A media type (`MODEL_CONTENT_TYPE`, `INVOCATIONS_*`), as SageMaker takes it in a header.
+fn media_type_var(
+    variable: &'static str,
+    value: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if v.len() <= 1024
+                && v.contains('/')
+                && v.bytes().all(|b| (b' '..=b'~').contains(&b)) =>
+        {
+            Ok(Some(v))
+        }
+        Some(v) => Err(ConfigError::new(
+            variable,
+            format!("must be a media type such as application/json, got {v:?}"),
+        )),
+    }
+}
+
+/// Which of SageMaker's naming rules a target field follows.
+#[derive(Debug, Clone, Copy)]
+enum TargetField {
+    /// `InferenceComponentName`: letters, digits and inner hyphens, at most 63.
+    InferenceComponent,
+    /// `TargetModel`: 1–1024 printable characters, not starting with a space.
+    TargetModel,
+    /// `TargetVariant`, `TargetContainerHostname`: like an endpoint name.
+    Name,
+}
+
+impl TargetField {
+    fn check(self, value: &str) -> Result<(), String> {
+        let alnum_hyphen = |v: &str, max: usize| {
+            !v.is_empty()
+                && v.len() <= max
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !v.starts_with('-')
+                && !v.ends_with('-')
+        };
+        let ok = match self {
+            Self::InferenceComponent | Self::Name => alnum_hyphen(value, 63),
+            Self::TargetModel => {
+                value.len() <= 1024
+                    && !value.starts_with(|c: char| c.is_whitespace())
+                    && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(match self {
+                Self::InferenceComponent | Self::Name => {
+                    "must be 1-63 letters, digits and hyphens (not first or last)".to_owned()
+                }
+                Self::TargetModel => "must be 1-1024 printable ASCII characters".to_owned(),
+            })
+        }
+    }
+}
+
+fn target_var(
+    variable: &'static str,
+    value: Option<String>,
+    field: TargetField,
+) -> Result<Option<String>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(v) => match field.check(&v) {
+            Ok(()) => Ok(Some(v)),
+            Err(problem) => Err(ConfigError::new(variable, format!("{problem}, got {v:?}"))),
+        },
+    }
+}
+
+/// Whether `name` may be a public model name (a path segment of `/models/{name}/invocations`).
+pub fn is_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `MODELS`: `{"name": {"inferenceComponent": "...", ...}, ...}`.
+fn parse_models(value: Option<String>) -> Result<BTreeMap<String, Target>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(BTreeMap::new());
+    };
+    let models: BTreeMap<String, Target> = serde_json::from_str(&value).map_err(|e| {
+        ConfigError::new(
+            "MODELS",
+            format!(
+                "must be a JSON object of name → {{\"inferenceComponent\", \"targetModel\", \"targetVariant\", \"targetContainerHostname\"}}: {e}"
+            ),
+        )
+    })?;
+    for (name, target) in &models {
+        if !is_model_name(name) {
+            return Err(ConfigError::new(
+                "MODELS",
+                format!(
+                    "model name {name:?} must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                ),
+            ));
+        }
+        if target.is_empty() {
+            return Err(ConfigError::new(
+                "MODELS",
+                format!(
+                    "model {name:?} names no target (inferenceComponent, targetModel, targetVariant or targetContainerHostname)"
+                ),
+            ));
+        }
+        let fields = [
+            (&target.inference_component, TargetField::InferenceComponent),
+            (&target.target_model, TargetField::TargetModel),
+            (&target.target_variant, TargetField::Name),
+            (&target.target_container_hostname, TargetField::Name),
+        ];
+        for (value, field) in fields {
+            if let Some(v) = value {
+                field.check(v).map_err(|problem| {
+                    ConfigError::new("MODELS", format!("model {name:?}: {v:?} {problem}"))
+                })?;
+            }
+        }
+    }
+    Ok(models)
 }
 
 /// SageMaker endpoint names: 1–63 alphanumerics and hyphens, no leading or trailing hyphen.
@@ -247,6 +518,90 @@ mod tests {
         assert_eq!(c.preprocess, Preprocess::Oversize);
         assert_eq!(c.preprocess_max_side, 512);
         assert_eq!(c.labels_path, None);
+        assert_eq!(c.routes, Routes::default());
+        assert_eq!(c.invocations_content_type, "application/json");
+        assert_eq!(c.invocations_accept, None);
+        assert!(c.target.is_empty());
+        assert!(c.models.is_empty());
+        assert_eq!(c.memory_mb, 512);
+        assert!(!c.fault_injection);
+    }
+
+    #[test]
+    fn routes_targets_and_models_are_read() {
+        let c = config(&[
+            ("ENDPOINT_NAME", "e"),
+            ("ROUTES", " invocations , Predictions"),
+            ("INVOCATIONS_CONTENT_TYPE", "text/csv"),
+            ("INVOCATIONS_ACCEPT", "application/jsonlines"),
+            ("TARGET_INFERENCE_COMPONENT", "default-ic"),
+            ("TARGET_VARIANT", "AllTraffic"),
+            (
+                "MODELS",
+                r#"{"llama": {"inferenceComponent": "llama-3-ic"}, "xgb.v2": {"targetModel": "xgb/v2.tar.gz"}}"#,
+            ),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+            ("FAULT_INJECTION", "on"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.routes,
+            Routes {
+                predictions: true,
+                resize: false,
+                invocations: true
+            }
+        );
+        assert_eq!(
+            c.routes.describe(),
+            "GET /health, POST /predictions, POST /invocations"
+        );
+        assert_eq!(c.invocations_content_type, "text/csv");
+        assert_eq!(
+            c.invocations_accept.as_deref(),
+            Some("application/jsonlines")
+        );
+        assert_eq!(c.target.inference_component.as_deref(), Some("default-ic"));
+        assert_eq!(c.target.target_variant.as_deref(), Some("AllTraffic"));
+        assert_eq!(
+            c.models["llama"].inference_component.as_deref(),
+            Some("llama-3-ic")
+        );
+        assert_eq!(
+            c.models["xgb.v2"].target_model.as_deref(),
+            Some("xgb/v2.tar.gz")
+        );
+        assert_eq!(c.memory_mb, 1024);
+        assert!(c.fault_injection);
+    }
+
+    #[test]
+    fn bad_routes_targets_and_models_name_their_variable() {
+        for (var, bad) in [
+            ("ROUTES", "predictions,health"),
+            ("TARGET_INFERENCE_COMPONENT", "under_score"),
+            ("TARGET_VARIANT", "-lead"),
+            ("TARGET_CONTAINER_HOSTNAME", &"a".repeat(64)),
+            ("TARGET_MODEL", "tab\tin-name"),
+            ("INVOCATIONS_CONTENT_TYPE", "json"),
+            ("INVOCATIONS_ACCEPT", "caf\u{e9}/x"),
+            ("MODELS", "[1, 2]"),
+            ("MODELS", r#"{"a": {}}"#),
+            ("MODELS", r#"{"a b": {"targetModel": "m"}}"#),
+            ("MODELS", r#"{"a": {"inferenceComponent": "bad_name"}}"#),
+            ("MODELS", r#"{"a": {"component": "x"}}"#),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"),
+            ("FAULT_INJECTION", "yes"),
+        ] {
+            let err = config(&[("ENDPOINT_NAME", "e"), (var, bad)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_routes_list_serves_only_health() {
+        let c = config(&[("ENDPOINT_NAME", "e"), ("ROUTES", ",")]).unwrap();
+        assert_eq!(c.routes.describe(), "GET /health");
     }
 
     #[test]

@@ -29,13 +29,29 @@ pub enum ApiError {
     /// Resize dimensions or options are out of range.
     #[error("{0}")]
     InvalidSize(String),
-    /// No route at this path.
-    #[error("no route for {method} {path}; see GET /health, POST /predictions and POST /resize")]
+    /// No route at this path (or its route is off on this stage).
+    #[error("no route for {method} {path}; this API serves {served}")]
     NotFound {
         /// The request method.
         method: String,
         /// The path as routed (stage and base path removed).
         path: String,
+        /// The routes the stage serves, for the message.
+        served: String,
+    },
+    /// `POST /models/{name}/invocations` names a model outside the stage's allow-list.
+    #[error("this API serves no model named {name:?}")]
+    UnknownModel {
+        /// The name as requested (truncated).
+        name: String,
+    },
+    /// A header SageMaker would refuse (too long, not visible ASCII).
+    #[error("the {name} header is invalid: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The path exists but not with this method.
     #[error("{method} is not allowed on {path}; use {allow}")]
@@ -47,12 +63,14 @@ pub enum ApiError {
         /// The methods the route accepts, for the `Allow` header.
         allow: &'static str,
     },
-    /// The image is larger than the configured limit.
-    #[error("the image is {size} bytes; the limit is {limit} bytes")]
+    /// The image (or an `/invocations` body) is larger than the limit.
+    #[error("the {what} is {size} bytes; the limit is {limit} bytes")]
     PayloadTooLarge {
-        /// Decoded image size (or a lower bound of it).
+        /// What is too large: `image` or `request body`.
+        what: &'static str,
+        /// Decoded image size (or a lower bound of it), or the body's size.
         size: usize,
-        /// The configured `MAX_IMAGE_BYTES`.
+        /// `MAX_IMAGE_BYTES` (the endpoint's payload limit), or what `/resize` reads.
         limit: usize,
     },
     /// A resize result too large to return.
@@ -60,14 +78,23 @@ pub enum ApiError {
     OutputTooLarge(String),
     /// The Content-Type is not one we read.
     #[error(
-        "unsupported Content-Type {0:?}: send application/json, or the raw image as image/jpeg, image/png, image/webp, application/x-image or application/octet-stream"
+        "unsupported Content-Type {0:?}: send application/json, or the raw image as image/jpeg, image/png, image/webp, image/gif, image/bmp, application/x-image or application/octet-stream"
     )]
     UnsupportedMediaType(String),
     /// SageMaker throttled the call.
     #[error("the model endpoint is throttling requests; retry with backoff")]
     Throttled,
+    /// On `/invocations`, the model refused the request with a 4xx of its own: its status and
+    /// its message (SageMaker's `OriginalMessage`, bounded) reach the caller.
+    #[error("{message}")]
+    ModelRejectedInput {
+        /// The model's own status code (400–499).
+        status: u16,
+        /// The model's own message.
+        message: String,
+    },
     /// The model container failed.
-    #[error("the model failed to process the image")]
+    #[error("the model failed to process the request")]
     ModelError,
     /// The model answered with something that is not a usable probability array.
     #[error("the model returned an unusable response")]
@@ -81,7 +108,8 @@ pub enum ApiError {
     /// The endpoint did not answer in time.
     #[error("the model endpoint did not answer within {timeout_ms} ms")]
     EndpointTimeout {
-        /// The configured `INVOKE_TIMEOUT_MS`.
+        /// The time the call had: `INVOKE_TIMEOUT_MS`, or less when the invocation's deadline
+        /// was nearer.
         timeout_ms: u64,
     },
     /// A bug or misconfiguration; details are in the log only.
@@ -98,12 +126,17 @@ impl ApiError {
             | Self::InvalidBase64(_)
             | Self::InvalidK(_)
             | Self::InvalidImage(_)
-            | Self::InvalidSize(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            | Self::InvalidSize(_)
+            | Self::InvalidHeader { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } | Self::UnknownModel { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } | Self::OutputTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Self::ModelRejectedInput { status, .. } => StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_REQUEST),
             Self::ModelError | Self::BadModelResponse => StatusCode::BAD_GATEWAY,
             Self::EndpointUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::EndpointTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -121,6 +154,9 @@ impl ApiError {
             Self::InvalidImage(_) => "invalid_image",
             Self::InvalidSize(_) => "invalid_size",
             Self::NotFound { .. } => "not_found",
+            Self::UnknownModel { .. } => "unknown_model",
+            Self::InvalidHeader { .. } => "invalid_header",
+            Self::ModelRejectedInput { .. } => "model_rejected_input",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::OutputTooLarge(_) => "output_too_large",
@@ -168,13 +204,27 @@ mod tests {
             ApiError::NotFound {
                 method: "GET".into(),
                 path: "/x".into(),
+                served: "GET /health".into(),
+            },
+            ApiError::UnknownModel { name: "x".into() },
+            ApiError::InvalidHeader {
+                name: "accept".into(),
+                reason: "x".into(),
+            },
+            ApiError::ModelRejectedInput {
+                status: 422,
+                message: "x".into(),
             },
             ApiError::MethodNotAllowed {
                 method: "GET".into(),
                 path: "/x".into(),
                 allow: "POST",
             },
-            ApiError::PayloadTooLarge { size: 2, limit: 1 },
+            ApiError::PayloadTooLarge {
+                what: "image",
+                size: 2,
+                limit: 1,
+            },
             ApiError::OutputTooLarge("x".into()),
             ApiError::UnsupportedMediaType("text/csv".into()),
             ApiError::Throttled,
@@ -209,6 +259,24 @@ mod tests {
             body["error"]["message"],
             "internal error; see the function's logs for this request id"
         );
+    }
+
+    #[test]
+    fn a_models_rejection_keeps_its_4xx_status_and_message() {
+        let e = ApiError::ModelRejectedInput {
+            status: 422,
+            message: "field `inputs` is required".into(),
+        };
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.body()["error"]["message"], "field `inputs` is required");
+        // A status that is not a client error never passes as one.
+        for status in [200, 503, 999] {
+            let e = ApiError::ModelRejectedInput {
+                status,
+                message: String::new(),
+            };
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{status}");
+        }
     }
 
     #[test]

@@ -1,27 +1,19 @@
-//! sagefront's Lambda function: an HTTP API in front of a SageMaker image classifier.
+//! sagefront's Lambda function: an HTTP API in front of a SageMaker endpoint.
 //!
-//! `main.rs` wires the pieces; everything testable lives here:
-//! [`config`] (environment, read once), [`routes`] (stage-independent routing), [`request`]
-//! (JSON, base64 and raw bodies), [`image_kind`] (magic bytes), [`imaging`] (decode, resize,
-//! encode for `/resize` and preprocessing), [`endpoint`] (the trait seam to
-//! the model), [`sagemaker`] (the AWS SDK adapter), [`model_output`] (parsing without eval),
-//! [`top_k`] (partial selection), [`labels`], [`error`] (the contract's errors), [`handler`], and
-//! the Lambda side: [`runtime`] (the Runtime API loop), [`event`] (events read without
-//! copying their body) and [`memory`] (malloc settings).
+//! `main.rs` wires the pieces and hands [`api::App`] to `lambda_http`, which owns the Lambda
+//! Runtime API. Everything testable lives here:
+//!
+//! - [`api`]: routing, the routes (predictions, resize, invocations), responses, panics;
+//! - [`request`]: reading headers, query parameters and bodies (JSON, base64, raw images);
+//! - [`image`]: formats, resize specs, the memory budget, the decode–resize–encode pipeline;
+//! - [`model`]: the endpoint seam and its SageMaker adapter, model output, top-k, labels;
+//! - [`config`] (environment, read once) and [`error`] (the contract's errors);
+//! - [`fuzzing`]: the entry points the fuzz targets and their corpus test share.
 
+pub mod api;
 pub mod config;
-pub mod endpoint;
 pub mod error;
-pub mod event;
 pub mod fuzzing;
-pub mod handler;
-pub mod image_kind;
-pub mod imaging;
-pub mod labels;
-pub mod memory;
-pub mod model_output;
+pub mod image;
+pub mod model;
 pub mod request;
-pub mod routes;
-pub mod runtime;
-pub mod sagemaker;
-pub mod top_k;

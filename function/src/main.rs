@@ -1,23 +1,23 @@
-//! Lambda entry point: read configuration, build the SageMaker client once, serve requests.
+//! Lambda entry point: read configuration, build the SageMaker client once, serve requests on
+//! `lambda_http`'s runtime.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
-use lambda_http::Error;
+use lambda_http::{Error, service_fn};
+use sagefront_function::api::{App, panics};
 use sagefront_function::config::Config;
-use sagefront_function::handler::App;
-use sagefront_function::labels::Labels;
-use sagefront_function::memory;
-use sagefront_function::runtime;
-use sagefront_function::sagemaker::{self, SageMakerEndpoint};
+use sagefront_function::model::labels::Labels;
+use sagefront_function::model::sagemaker::{self, SageMakerEndpoint};
 
 /// Longest the init phase may spend opening the first connection to SageMaker.
 const WARM_UP_BUDGET: Duration = Duration::from_secs(1);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    memory::return_large_buffers_to_the_os();
     // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=JSON.
     lambda_http::tracing::init_default_subscriber();
+    panics::log_panics();
 
     let config = Config::from_env()?;
     let labels = match &config.labels_path {
@@ -41,9 +41,11 @@ async fn main() -> Result<(), Error> {
         .await;
     tracing::info!(endpoint = %config.endpoint_name, labels = labels.len(), "initialised");
 
-    // Lives as long as the process; 'static so the loop can run as a task of its own.
+    // Lives as long as the process; 'static so the runtime's worker tasks can share it.
     let app: &'static App<_> = Box::leak(Box::new(App::new(config, labels, endpoint)));
-    // As a spawned task, not `block_on`'s own future: connection tasks then wake it through the
-    // scheduler's queue rather than an eventfd write each time.
-    tokio::spawn(runtime::run(|req| app.handle(req))).await?
+    // One invocation at a time, or AWS_LAMBDA_MAX_CONCURRENCY at once where Lambda sets it.
+    lambda_http::run_concurrent(service_fn(move |req| async move {
+        Ok::<_, Infallible>(app.handle(req).await)
+    }))
+    .await
 }

@@ -1,115 +1,17 @@
 //! Handler tests: every row of the API contract, through a fake endpoint.
 //!
 //! Requests are built two ways: `lambda_http` request builders for the common cases, and real
-//! API Gateway / Function URL events from `tests/data` read as the runtime loop reads them.
+//! API Gateway / Function URL events from `tests/data` read with `lambda_http::request::from_str`.
 
-use std::sync::Mutex;
+mod support;
 
 use base64::Engine as _;
-use bytes::Bytes;
+
 use lambda_http::http::{Method, Request as HttpRequest, StatusCode};
-use lambda_http::{Body, Context, Request, RequestExt, Response};
-use sagefront_function::config::Config;
-use sagefront_function::endpoint::{Endpoint, InvokeError};
-use sagefront_function::event;
-use sagefront_function::handler::App;
-use sagefront_function::labels::Labels;
+use lambda_http::{Body, Context, Request, RequestExt};
+use sagefront_function::model::endpoint::InvokeError;
 use serde_json::{Value, json};
-
-/// A tiny byte string that sniffs as JPEG; the fake endpoint never decodes it.
-const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00fake image bytes";
-
-/// Records every call and answers with a fixed result.
-struct FakeEndpoint {
-    answer: Result<Bytes, InvokeError>,
-    calls: Mutex<Vec<(Bytes, String)>>,
-}
-
-impl FakeEndpoint {
-    fn answering(body: &str) -> Self {
-        Self {
-            answer: Ok(Bytes::copy_from_slice(body.as_bytes())),
-            calls: Mutex::new(Vec::new()),
-        }
-    }
-    fn failing(err: InvokeError) -> Self {
-        Self {
-            answer: Err(err),
-            calls: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl Endpoint for &FakeEndpoint {
-    async fn invoke(&self, body: Bytes, content_type: &str) -> Result<Bytes, InvokeError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((body, content_type.to_owned()));
-        self.answer.clone()
-    }
-}
-
-fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![("ENDPOINT_NAME", "test-endpoint")];
-    vars.extend_from_slice(extra);
-    Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap()
-}
-
-const FIVE: &str = "[0.05, 0.5, 0.2, 0.2, 0.05]";
-
-fn labels() -> Labels {
-    Labels::parse("zero\none\ntwo\nthree\nfour\n").unwrap()
-}
-
-fn app<'a>(endpoint: &'a FakeEndpoint, extra: &[(&str, &str)]) -> App<&'a FakeEndpoint> {
-    App::new(config(extra), labels(), endpoint)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn post(path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request {
-    let mut b = HttpRequest::builder().method(Method::POST).uri(path);
-    if let Some(ct) = content_type {
-        b = b.header("content-type", ct);
-    }
-    b.body(body.into()).unwrap()
-}
-
-fn post_json(path: &str, body: &Value) -> Request {
-    post(path, Some("application/json"), body.to_string())
-}
-
-async fn call(app: &App<&FakeEndpoint>, req: Request) -> (StatusCode, Value, Response<Body>) {
-    let resp = app.handle(req).await;
-    let json = match resp.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
-        Body::Empty => Value::Null,
-        _ => Value::Null,
-    };
-    (resp.status(), json, resp)
-}
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
-
-fn indices(body: &Value) -> Vec<u64> {
-    body["predictions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["index"].as_u64().unwrap())
-        .collect()
-}
+use support::*;
 
 #[tokio::test]
 async fn health_returns_ok_without_calling_the_model() {
@@ -536,7 +438,7 @@ async fn returns_415_for_unsupported_content_types() {
     let ep = FakeEndpoint::answering(FIVE);
     for ct in [
         "text/csv",
-        "image/gif",
+        "image/tiff",
         "multipart/form-data; boundary=x",
         "application/xml",
     ] {
@@ -585,7 +487,10 @@ async fn returns_404_for_unknown_routes_and_405_for_wrong_methods() {
 async fn endpoint_failures_map_to_the_contract() {
     let cases = [
         (
-            InvokeError::ModelRejectedInput { status: 400 },
+            InvokeError::ModelRejectedInput {
+                status: 400,
+                message: None,
+            },
             400,
             "invalid_image",
         ),
@@ -763,16 +668,7 @@ async fn cors_origin_is_sent_when_configured() {
     assert!(!resp.headers().contains_key("access-control-allow-origin"));
 }
 
-// ---- Real event shapes, read as the runtime loop reads them (`event::read`) ----
-
-fn event(name: &str) -> Request {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap();
-    let (request, body) = event::read(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut req = Request::from(request);
-    *req.body_mut() = body;
-    req
-}
+// ---- Real event shapes, read by lambda_http as the runtime reads them ----
 
 #[tokio::test]
 async fn rest_event_with_a_stage_routes_to_predictions() {
@@ -1200,7 +1096,7 @@ async fn resize_returns_413_when_the_input_or_the_output_is_too_large() {
         (StatusCode::PAYLOAD_TOO_LARGE, "output_too_large"),
         "{body}"
     );
-    // Base64 of more than Lambda's 6.5 MiB payload limit is refused before decoding.
+    // Base64 of more than Lambda's 6 MiB payload limit is refused before decoding.
     let huge = "A".repeat(10_000_000);
     let (status, body, _) = call(
         &app(&ep, &[]),
@@ -1339,6 +1235,59 @@ async fn preprocess_always_shrinks_every_image_and_passes_the_rest_through() {
 }
 
 #[tokio::test]
+async fn gif_and_bmp_reach_the_model_converted_never_as_they_are() {
+    let source = gradient(60, 40);
+    for (format, content_type) in [
+        (image::ImageFormat::Gif, "image/gif"),
+        (image::ImageFormat::Bmp, "image/bmp"),
+    ] {
+        let bytes = encoded(&source, format);
+        // Preprocessing off, or on but not needed: PNG at the image's own size.
+        for preprocess in ["off", "oversize"] {
+            let ep = FakeEndpoint::answering(FIVE);
+            for req in [
+                post("/predictions", Some(content_type), bytes.clone()),
+                post_json("/predictions", &json!({"image": b64(&bytes)})),
+            ] {
+                let (status, body, _) = call(&app(&ep, &[("PREPROCESS", preprocess)]), req).await;
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "{content_type} {preprocess}: {body}"
+                );
+                assert_eq!(sent_image(&ep), (image::ImageFormat::Png, (60, 40)));
+            }
+        }
+        // Preprocessing that shrinks every image: its JPEG.
+        let ep = FakeEndpoint::answering(FIVE);
+        let a = app(
+            &ep,
+            &[("PREPROCESS", "always"), ("PREPROCESS_MAX_SIDE", "30")],
+        );
+        let (status, _, _) = call(&a, post("/predictions", Some(content_type), bytes)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(sent_image(&ep), (image::ImageFormat::Jpeg, (30, 20)));
+    }
+    // A GIF that cannot be decoded is refused before the model.
+    let ep = FakeEndpoint::answering(FIVE);
+    let (status, body, _) = call(
+        &app(&ep, &[]),
+        post(
+            "/predictions",
+            Some("image/gif"),
+            b"GIF89a\x01\x00 broken".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_image"),
+        "{body}"
+    );
+    assert!(ep.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn preprocess_off_keeps_rejecting_oversize_base64_before_decoding() {
     let ep = FakeEndpoint::answering(FIVE);
     let big = encoded(&noise(100, 100), image::ImageFormat::Png);
@@ -1370,4 +1319,23 @@ async fn rest_event_for_resize_with_a_binary_body_answers_the_image() {
     };
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png).unwrap();
     assert_eq!((img.width(), img.height()), (4, 2));
+}
+
+#[tokio::test]
+async fn fault_injection_panics_only_when_the_function_is_configured_for_it() {
+    let ep = FakeEndpoint::answering(FIVE);
+    let faulty = || {
+        let mut req = post("/predictions", Some("image/jpeg"), JPEG.to_vec());
+        req.headers_mut()
+            .insert("x-sagefront-fault", "panic".parse().unwrap());
+        req
+    };
+    let (status, body, _) = call(&app(&ep, &[("FAULT_INJECTION", "on")]), faulty()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+    );
+    // Off (the default): the header means nothing.
+    let (status, _, _) = call(&app(&ep, &[]), faulty()).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -5,14 +5,18 @@
 //! APIs keep named stages in `rawPath`. The route is therefore rebuilt from what API Gateway
 //! matched (the resource template and its path parameters, or the route key), and only falls
 //! back to the raw path for Function URLs, ALB and `$default` routes.
+//!
+//! Which routes exist is the stage's choice ([`Routes`]): a route that is off is a 404, as if it
+//! had never been built.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
+use crate::config::Routes;
 use crate::error::ApiError;
 
 /// The API's routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// `GET /health`.
     Health,
@@ -20,35 +24,53 @@ pub enum Route {
     Predictions,
     /// `POST /resize`.
     Resize,
+    /// `POST /invocations` (`model: None`) and `POST /models/{model}/invocations`.
+    Invocations {
+        /// The public model name of the per-model route.
+        model: Option<String>,
+    },
 }
 
 impl Route {
     /// Short name for logs.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Self::Health => "health",
             Self::Predictions => "predictions",
             Self::Resize => "resize",
+            Self::Invocations { model: None } => "invocations",
+            Self::Invocations { model: Some(_) } => "model_invocations",
         }
     }
 }
 
-/// Resolves method and routed path to a route.
+/// Resolves method and routed path to a route the stage serves.
 ///
 /// # Errors
-/// [`ApiError::NotFound`] for unknown paths, [`ApiError::MethodNotAllowed`] for a known path with
-/// another method.
-pub fn resolve(method: &http::Method, path: &str) -> Result<Route, ApiError> {
+/// [`ApiError::NotFound`] for unknown paths and routes that are off, [`ApiError::MethodNotAllowed`]
+/// for a known path with another method.
+pub fn resolve(method: &http::Method, path: &str, routes: &Routes) -> Result<Route, ApiError> {
+    let not_found = || ApiError::NotFound {
+        method: method.to_string(),
+        path: truncate(path),
+        served: routes.describe(),
+    };
     let (route, allowed) = match path {
-        "/" | "/predictions" => (Route::Predictions, http::Method::POST),
-        "/resize" => (Route::Resize, http::Method::POST),
+        "/" | "/predictions" if routes.predictions => (Route::Predictions, http::Method::POST),
+        "/resize" if routes.resize => (Route::Resize, http::Method::POST),
         "/health" => (Route::Health, http::Method::GET),
-        _ => {
-            return Err(ApiError::NotFound {
-                method: method.to_string(),
-                path: truncate(path),
-            });
+        "/invocations" if routes.invocations => {
+            (Route::Invocations { model: None }, http::Method::POST)
         }
+        _ => match model_path(path) {
+            Some(model) if routes.invocations => (
+                Route::Invocations {
+                    model: Some(model.to_owned()),
+                },
+                http::Method::POST,
+            ),
+            _ => return Err(not_found()),
+        },
     };
     if *method == allowed || (allowed == http::Method::GET && *method == http::Method::HEAD) {
         Ok(route)
@@ -63,6 +85,14 @@ pub fn resolve(method: &http::Method, path: &str) -> Result<Route, ApiError> {
             },
         })
     }
+}
+
+/// `/models/{name}/invocations` → `name` (any single segment: the allow-list decides).
+fn model_path(path: &str) -> Option<&str> {
+    let name = path
+        .strip_prefix("/models/")?
+        .strip_suffix("/invocations")?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
 /// The routed path of a request: stage, custom-domain base path and trailing slash removed.
@@ -142,6 +172,10 @@ mod tests {
     use super::*;
     use http::Method;
 
+    fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
+        super::resolve(method, path, &Routes::default())
+    }
+
     #[test]
     fn known_routes_resolve() {
         assert_eq!(
@@ -152,6 +186,59 @@ mod tests {
         assert_eq!(resolve(&Method::POST, "/resize"), Ok(Route::Resize));
         assert_eq!(resolve(&Method::GET, "/health"), Ok(Route::Health));
         assert_eq!(resolve(&Method::HEAD, "/health"), Ok(Route::Health));
+        assert_eq!(
+            resolve(&Method::POST, "/invocations"),
+            Ok(Route::Invocations { model: None })
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/models/llama-3/invocations"),
+            Ok(Route::Invocations {
+                model: Some("llama-3".to_owned())
+            })
+        );
+        assert!(matches!(
+            resolve(&Method::POST, "/models//invocations"),
+            Err(ApiError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve(&Method::POST, "/models/a/b/invocations"),
+            Err(ApiError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/models/a/invocations"),
+            Err(ApiError::MethodNotAllowed { allow: "POST", .. })
+        ));
+    }
+
+    #[test]
+    fn a_route_that_is_off_is_404_and_health_is_always_on() {
+        let only_invocations = Routes {
+            predictions: false,
+            resize: false,
+            invocations: true,
+        };
+        for path in ["/predictions", "/", "/resize"] {
+            let err = super::resolve(&Method::POST, path, &only_invocations).unwrap_err();
+            assert_eq!(err.code(), "not_found", "{path}");
+            assert!(
+                err.to_string().contains("GET /health, POST /invocations"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            super::resolve(&Method::GET, "/health", &only_invocations),
+            Ok(Route::Health)
+        );
+        let images_only = Routes {
+            invocations: false,
+            ..Routes::default()
+        };
+        for path in ["/invocations", "/models/a/invocations"] {
+            assert!(matches!(
+                super::resolve(&Method::POST, path, &images_only),
+                Err(ApiError::NotFound { .. })
+            ));
+        }
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! Image format detection from magic bytes, so garbage never reaches a paid model.
+//! Image formats: detection from magic bytes (so garbage never reaches a paid model), and each
+//! format's name and MIME type, in one place.
+
+use crate::error::ApiError;
 
 /// An image format recognised by its leading bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,51 @@ impl ImageKind {
         }
     }
 
+    /// The formats a request may carry, as said in messages.
+    pub const ACCEPTED: &'static str = "a JPEG, PNG, WebP, GIF or BMP image";
+
+    /// Every format, for lookups by name or MIME type.
+    pub const ALL: [Self; 5] = [Self::Jpeg, Self::Png, Self::Webp, Self::Gif, Self::Bmp];
+
+    /// The error for bytes that are none of the accepted formats.
+    pub fn unsupported() -> ApiError {
+        ApiError::InvalidImage(format!("the data is not {}", Self::ACCEPTED))
+    }
+
+    /// The format of a `Content-Type` media type (lowercase, no parameters), if it names one.
+    pub fn from_mime(media_type: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.mime() == media_type)
+    }
+
+    /// The format's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "JPEG",
+            Self::Png => "PNG",
+            Self::Webp => "WebP",
+            Self::Gif => "GIF",
+            Self::Bmp => "BMP",
+        }
+    }
+
+    /// The `image` crate's format, for its decoders.
+    pub fn format(self) -> image::ImageFormat {
+        match self {
+            Self::Jpeg => image::ImageFormat::Jpeg,
+            Self::Png => image::ImageFormat::Png,
+            Self::Webp => image::ImageFormat::WebP,
+            Self::Gif => image::ImageFormat::Gif,
+            Self::Bmp => image::ImageFormat::Bmp,
+        }
+    }
+
+    /// Whether the format is sent to the model as it is. Image models take JPEG and PNG
+    /// (model-server and many others WebP too); no model we front reads GIF or BMP, so those
+    /// are converted before `InvokeEndpoint`.
+    pub fn is_model_input(self) -> bool {
+        matches!(self, Self::Jpeg | Self::Png | Self::Webp)
+    }
+
     /// The format's MIME type.
     pub fn mime(self) -> &'static str {
         match self {
@@ -90,6 +138,14 @@ mod tests {
             ImageKind::sniff(b"BM\x3a\0\0\0\0\0\0\0\x36\0\0\0"),
             Some(ImageKind::Bmp)
         );
+    }
+
+    #[test]
+    fn mime_types_name_their_format_both_ways() {
+        for kind in ImageKind::ALL {
+            assert_eq!(ImageKind::from_mime(kind.mime()), Some(kind));
+        }
+        assert_eq!(ImageKind::from_mime("image/tiff"), None);
     }
 
     #[test]

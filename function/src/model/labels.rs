@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn the_committed_caltech_256_file_has_257_classes_with_floppy_disk_at_74() {
-        let l = Labels::parse(include_str!("../../labels/caltech-256.txt")).unwrap();
+        let l = Labels::parse(include_str!("../../../labels/caltech-256.txt")).unwrap();
         assert_eq!(l.len(), 257);
         assert_eq!(l.get(0), Some("ak47"));
         assert_eq!(l.get(74), Some("floppy-disk"));

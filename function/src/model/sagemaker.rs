@@ -2,7 +2,8 @@
 //!
 //! Builds the one client the function uses (rustls with ring only: one TLS stack, the smallest
 //! binary, and none of aws-lc's init-time entropy cost), bounds every call with an operation
-//! timeout that includes retries, and turns the SDK's error variants into [`InvokeError`]s.
+//! timeout that includes retries (and a shorter one when the invocation's deadline is nearer),
+//! and turns the SDK's error variants into [`InvokeError`]s.
 
 use std::time::Duration;
 
@@ -18,9 +19,11 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use bytes::Bytes;
 
-use crate::endpoint::{Endpoint, InvokeError};
+use crate::model::endpoint::{Endpoint, Invocation, InvokeError, ModelResponse};
 
-/// Longest wait for a TCP + TLS connection; capped by the operation timeout.
+/// Longest wait for a TCP + TLS connection, and never more than half the operation timeout: a
+/// connection that cannot be made is an unreachable endpoint (503), which must be told apart
+/// from a slow model (504) before the whole budget is spent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Attempts per `InvokeEndpoint` call (the first one and two retries of transient failures).
@@ -53,8 +56,21 @@ pub async fn load_sdk_config(http_client: SharedHttpClient) -> SdkConfig {
 /// `invoke_timeout`: the operation timeout covers all attempts, so retries cannot push a
 /// request past it.
 pub fn client(sdk_config: &SdkConfig, invoke_timeout: Duration) -> Client {
+    client_with_connect_timeout(
+        sdk_config,
+        invoke_timeout,
+        CONNECT_TIMEOUT.min(invoke_timeout / 2),
+    )
+}
+
+/// [`client`] with its connect timeout chosen (tests use a short one).
+pub fn client_with_connect_timeout(
+    sdk_config: &SdkConfig,
+    invoke_timeout: Duration,
+    connect_timeout: Duration,
+) -> Client {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT.min(invoke_timeout))
+        .connect_timeout(connect_timeout)
         .operation_timeout(invoke_timeout)
         .build();
     let config = aws_sdk_sagemakerruntime::config::Builder::from(sdk_config)
@@ -74,14 +90,21 @@ pub fn client(sdk_config: &SdkConfig, invoke_timeout: Duration) -> Client {
 pub struct SageMakerEndpoint {
     client: Client,
     endpoint_name: String,
+    /// The client's own operation timeout: calls with a shorter budget get a timer of their own.
+    operation_timeout: Option<Duration>,
 }
 
 impl SageMakerEndpoint {
     /// Wraps a client for the named endpoint.
     pub fn new(client: Client, endpoint_name: impl Into<String>) -> Self {
+        let operation_timeout = client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_timeout());
         Self {
             client,
             endpoint_name: endpoint_name.into(),
+            operation_timeout,
         }
     }
 
@@ -132,21 +155,47 @@ fn rewrite_path(uri: &str, path: &str) -> Result<String, ()> {
 }
 
 impl Endpoint for SageMakerEndpoint {
-    async fn invoke(&self, body: Bytes, content_type: &str) -> Result<Bytes, InvokeError> {
-        let result = self
+    async fn invoke(&self, call: Invocation<'_>) -> Result<ModelResponse, InvokeError> {
+        let target = call.target;
+        let request = self
             .client
             .invoke_endpoint()
             .endpoint_name(&self.endpoint_name)
-            .content_type(content_type)
-            .accept("application/json")
-            .body(Blob::new(body))
-            .send()
-            .await;
+            .content_type(call.content_type)
+            .set_accept(call.accept.map(str::to_owned))
+            .set_inference_component_name(target.inference_component.clone())
+            .set_target_model(target.target_model.clone())
+            .set_target_variant(target.target_variant.clone())
+            .set_target_container_hostname(target.target_container_hostname.clone())
+            .inference_id(call.inference_id)
+            .set_custom_attributes(call.custom_attributes.map(str::to_owned))
+            .body(Blob::new(call.body))
+            .send();
+        // The client's operation timeout bounds every call; a nearer deadline adds a timer of
+        // its own (only then: a timer per call costs a registration on the hot path).
+        let result = match self.operation_timeout {
+            Some(limit) if call.timeout >= limit => request.await,
+            _ => match tokio::time::timeout(call.timeout, request).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        endpoint = %self.endpoint_name,
+                        budget_ms = call.timeout.as_millis() as u64,
+                        "InvokeEndpoint ran out of the invocation's remaining time"
+                    );
+                    return Err(InvokeError::Timeout);
+                }
+            },
+        };
         match result {
-            Ok(output) => Ok(output
-                .body
-                .map(|b| Bytes::from(b.into_inner()))
-                .unwrap_or_default()),
+            Ok(output) => Ok(ModelResponse {
+                body: output
+                    .body
+                    .map(|b| Bytes::from(b.into_inner()))
+                    .unwrap_or_default(),
+                content_type: output.content_type,
+                custom_attributes: output.custom_attributes,
+            }),
             Err(err) => Err(classify(&self.endpoint_name, err)),
         }
     }
@@ -167,11 +216,13 @@ pub fn classify(
             InvokeError::Timeout
         }
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            tracing::warn!(
+            // The connect timeout (the only timeout below the operation's): nothing answered,
+            // so the endpoint is unreachable rather than slow.
+            tracing::error!(
                 endpoint = endpoint_name,
-                "InvokeEndpoint connection timed out"
+                "InvokeEndpoint could not connect within the connect timeout"
             );
-            InvokeError::Timeout
+            InvokeError::Unavailable("connect timeout".to_owned())
         }
         SdkError::DispatchFailure(failure) => {
             let reason = format!("{:?}", failure.as_connector_error());
@@ -221,7 +272,10 @@ fn classify_service_error(
                 "the model container returned an error"
             );
             match original {
-                Some(status @ 400..=499) => InvokeError::ModelRejectedInput { status },
+                Some(status @ 400..=499) => InvokeError::ModelRejectedInput {
+                    status,
+                    message: e.original_message().map(str::to_owned),
+                },
                 status => InvokeError::ModelFailed { status },
             }
         }
@@ -237,14 +291,25 @@ fn classify_service_error(
             InvokeError::Unavailable(reason)
         }
         InvokeEndpointError::ValidationError(e) => {
-            // Most often the endpoint does not exist (wrong ENDPOINT_NAME or deleted).
             let reason = e.message().unwrap_or("validation error").to_owned();
-            tracing::error!(
-                endpoint = endpoint_name,
-                reason,
-                "SageMaker rejected the call: check ENDPOINT_NAME"
-            );
-            InvokeError::Unavailable(reason)
+            if names_a_missing_endpoint(&reason) {
+                // Deleted, still being created, or a wrong ENDPOINT_NAME: the caller may retry.
+                tracing::error!(
+                    endpoint = endpoint_name,
+                    reason,
+                    "SageMaker has no such endpoint: check ENDPOINT_NAME"
+                );
+                InvokeError::Unavailable(reason)
+            } else {
+                // A target the endpoint does not have, a parameter it refuses: the deployment's
+                // to fix, and the same call will fail again.
+                tracing::error!(
+                    endpoint = endpoint_name,
+                    reason,
+                    "SageMaker refused the call's parameters: check the stage's target settings"
+                );
+                InvokeError::Internal(reason)
+            }
         }
         other if is_throttling(other.code(), http_status) => {
             tracing::warn!(endpoint = endpoint_name, "SageMaker throttled the call");
@@ -271,6 +336,13 @@ fn classify_service_error(
     }
 }
 
+/// SageMaker's message for an endpoint that does not exist: "Endpoint NAME of account ACCOUNT
+/// not found." (other `ValidationError`s name an inference component, a variant, a model or a
+/// parameter).
+fn names_a_missing_endpoint(message: &str) -> bool {
+    message.starts_with("Endpoint ") && message.contains(" not found")
+}
+
 fn is_throttling(code: Option<&str>, http_status: u16) -> bool {
     http_status == 429
         || matches!(
@@ -287,6 +359,7 @@ fn is_throttling(code: Option<&str>, http_status: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::endpoint::Target;
     use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointOutput;
     use aws_sdk_sagemakerruntime::types::error::{
         InternalDependencyException, InternalFailure, ModelError, ModelNotReadyException,
@@ -296,30 +369,91 @@ mod tests {
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
 
-    async fn invoke_with(rule: &aws_smithy_mocks::Rule) -> Result<Bytes, InvokeError> {
+    const NO_TARGET: Target = Target {
+        inference_component: None,
+        target_model: None,
+        target_variant: None,
+        target_container_hostname: None,
+    };
+
+    fn call<'a>(body: &'static [u8], target: &'a Target, timeout: Duration) -> Invocation<'a> {
+        Invocation {
+            body: Bytes::from_static(body),
+            content_type: "application/x-image",
+            accept: Some("application/json"),
+            target,
+            inference_id: "req-1",
+            custom_attributes: None,
+            timeout,
+        }
+    }
+
+    async fn invoke_with(rule: &aws_smithy_mocks::Rule) -> Result<ModelResponse, InvokeError> {
         let client = mock_client!(aws_sdk_sagemakerruntime, RuleMode::MatchAny, [rule]);
         SageMakerEndpoint::new(client, "my-endpoint")
-            .invoke(Bytes::from_static(b"img"), "application/x-image")
+            .invoke(call(b"img", &NO_TARGET, Duration::from_secs(5)))
             .await
     }
 
     #[tokio::test]
-    async fn sends_the_bytes_unchanged_with_content_type_and_accept() {
+    async fn sends_the_bytes_unchanged_with_content_type_accept_and_inference_id() {
         let rule = mock!(Client::invoke_endpoint)
             .match_requests(|r| {
                 r.endpoint_name() == Some("my-endpoint")
                     && r.content_type() == Some("application/x-image")
                     && r.accept() == Some("application/json")
+                    && r.inference_id() == Some("req-1")
+                    && r.inference_component_name().is_none()
+                    && r.custom_attributes().is_none()
                     && r.body().map(|b| b.as_ref()) == Some(&b"img"[..])
             })
             .then_output(|| {
                 InvokeEndpointOutput::builder()
                     .body(Blob::new(&b"[0.5,0.5]"[..]))
+                    .content_type("application/json")
                     .build()
             });
+        let answer = invoke_with(&rule).await.unwrap();
+        assert_eq!(answer.body, Bytes::from_static(b"[0.5,0.5]"));
+        assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn targets_and_custom_attributes_travel_both_ways() {
+        let rule = mock!(Client::invoke_endpoint)
+            .match_requests(|r| {
+                r.inference_component_name() == Some("llama-ic")
+                    && r.target_model() == Some("model-a.tar.gz")
+                    && r.target_variant() == Some("blue")
+                    && r.target_container_hostname() == Some("c1")
+                    && r.custom_attributes() == Some("trace=abc")
+                    && r.accept().is_none()
+            })
+            .then_output(|| {
+                InvokeEndpointOutput::builder()
+                    .body(Blob::new(&b"{}"[..]))
+                    .custom_attributes("trace=abc; served")
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_sagemakerruntime, RuleMode::MatchAny, [&rule]);
+        let target = Target {
+            inference_component: Some("llama-ic".into()),
+            target_model: Some("model-a.tar.gz".into()),
+            target_variant: Some("blue".into()),
+            target_container_hostname: Some("c1".into()),
+        };
+        let answer = SageMakerEndpoint::new(client, "e")
+            .invoke(Invocation {
+                accept: None,
+                custom_attributes: Some("trace=abc"),
+                ..call(b"{}", &target, Duration::from_secs(5))
+            })
+            .await
+            .unwrap();
         assert_eq!(
-            invoke_with(&rule).await,
-            Ok(Bytes::from_static(b"[0.5,0.5]"))
+            answer.custom_attributes.as_deref(),
+            Some("trace=abc; served")
         );
         assert_eq!(rule.num_calls(), 1);
     }
@@ -329,14 +463,18 @@ mod tests {
         let rule = mock!(Client::invoke_endpoint).then_error(|| {
             InvokeEndpointError::ModelError(
                 ModelError::builder()
-                    .original_status_code(400)
-                    .message("bad image")
+                    .original_status_code(422)
+                    .original_message("field `inputs` is required")
+                    .message("Received client error (422) from primary")
                     .build(),
             )
         });
         assert_eq!(
             invoke_with(&rule).await,
-            Err(InvokeError::ModelRejectedInput { status: 400 })
+            Err(InvokeError::ModelRejectedInput {
+                status: 422,
+                message: Some("field `inputs` is required".to_owned())
+            })
         );
     }
 
@@ -366,7 +504,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn service_failures_are_unavailable() {
+    async fn service_failures_and_a_missing_endpoint_are_unavailable() {
         let errors: [fn() -> InvokeEndpointError; 4] = [
             || InvokeEndpointError::ServiceUnavailable(ServiceUnavailable::builder().build()),
             || InvokeEndpointError::InternalFailure(InternalFailure::builder().build()),
@@ -378,7 +516,7 @@ mod tests {
             || {
                 InvokeEndpointError::ValidationError(
                     ValidationError::builder()
-                        .message("Endpoint x of account 1 not found.")
+                        .message("Endpoint x of account 123456789012 not found.")
                         .build(),
                 )
             },
@@ -389,6 +527,26 @@ mod tests {
                 invoke_with(&rule).await,
                 Err(InvokeError::Unavailable(_))
             ));
+        }
+    }
+
+    #[tokio::test]
+    async fn other_validation_errors_are_internal_not_retryable() {
+        for message in [
+            "Inference Component Name header is required when your endpoint is created with InferenceComponents",
+            "Inference Component llama-ic of account 123456789012 not found.",
+            "Variant blue of endpoint e not found.",
+        ] {
+            let rule = mock!(Client::invoke_endpoint).then_error(move || {
+                InvokeEndpointError::ValidationError(
+                    ValidationError::builder().message(message).build(),
+                )
+            });
+            assert_eq!(
+                invoke_with(&rule).await,
+                Err(InvokeError::Internal(message.to_owned())),
+                "{message}"
+            );
         }
     }
 
@@ -417,8 +575,8 @@ mod tests {
         ));
     }
 
-    fn local_client(port: u16, timeout: Duration) -> Client {
-        let sdk = SdkConfig::builder()
+    fn local_sdk_config(port: u16) -> SdkConfig {
+        SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(
@@ -429,13 +587,22 @@ mod tests {
             .endpoint_url(format!("http://127.0.0.1:{port}"))
             .http_client(https_client())
             .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
-            .build();
-        client(&sdk, timeout)
+            .build()
     }
 
-    #[tokio::test]
-    async fn a_silent_endpoint_times_out_within_the_operation_timeout() {
-        // Accepts connections and never answers.
+    fn local_client(port: u16, timeout: Duration) -> Client {
+        client(&local_sdk_config(port), timeout)
+    }
+
+    async fn invoke_local(
+        endpoint: &SageMakerEndpoint,
+        budget: Duration,
+    ) -> Result<ModelResponse, InvokeError> {
+        endpoint.invoke(call(b"x", &NO_TARGET, budget)).await
+    }
+
+    /// Accepts connections and never answers.
+    async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let hold = tokio::spawn(async move {
@@ -444,12 +611,65 @@ mod tests {
                 held.push(sock);
             }
         });
-        let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_millis(300)), "e");
-        let result = endpoint
-            .invoke(Bytes::from_static(b"x"), "application/x-image")
-            .await;
-        assert_eq!(result, Err(InvokeError::Timeout));
+        (port, hold)
+    }
+
+    #[tokio::test]
+    async fn a_silent_endpoint_times_out_within_the_operation_timeout() {
+        let (port, hold) = silent_server().await;
+        let timeout = Duration::from_millis(300);
+        let endpoint = SageMakerEndpoint::new(local_client(port, timeout), "e");
+        assert_eq!(
+            invoke_local(&endpoint, timeout).await,
+            Err(InvokeError::Timeout)
+        );
         hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_budget_shorter_than_the_operation_timeout_ends_the_call_sooner() {
+        let (port, hold) = silent_server().await;
+        let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(20)), "e");
+        let started = std::time::Instant::now();
+        let result = invoke_local(&endpoint, Duration::from_millis(200)).await;
+        assert_eq!(result, Err(InvokeError::Timeout));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_connect_timeout_is_unavailable_not_a_timeout() {
+        // A listener that never accepts, with its backlog filled: further connection attempts
+        // get no SYN-ACK, exactly like an unreachable host.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut fillers = Vec::new();
+        for _ in 0..8 {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            if let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_millis(200), s.connect(addr)).await
+            {
+                fillers.push(stream);
+            }
+        }
+        let client = client_with_connect_timeout(
+            &local_sdk_config(addr.port()),
+            Duration::from_secs(5),
+            Duration::from_millis(150),
+        );
+        let endpoint = SageMakerEndpoint::new(client, "e");
+        let result = invoke_local(&endpoint, Duration::from_secs(5)).await;
+        assert!(
+            matches!(result, Err(InvokeError::Unavailable(ref reason)) if reason == "connect timeout"),
+            "{result:?}"
+        );
+        drop(listener);
     }
 
     #[tokio::test]
@@ -461,9 +681,7 @@ mod tests {
         // A short budget, as in the end-to-end fault tests: the retries' backoff must fit in it,
         // or a refused connection would surface as a timeout.
         let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(1)), "e");
-        let result = endpoint
-            .invoke(Bytes::from_static(b"x"), "application/x-image")
-            .await;
+        let result = invoke_local(&endpoint, Duration::from_secs(1)).await;
         assert!(
             matches!(result, Err(InvokeError::Unavailable(_))),
             "{result:?}"
@@ -484,9 +702,7 @@ mod tests {
             }
         });
         let endpoint = SageMakerEndpoint::new(local_client(port, Duration::from_secs(1)), "e");
-        let result = endpoint
-            .invoke(Bytes::from_static(b"x"), "application/x-image")
-            .await;
+        let result = invoke_local(&endpoint, Duration::from_secs(1)).await;
         server.abort();
         assert!(
             matches!(result, Err(InvokeError::Unavailable(_))),
@@ -532,5 +748,16 @@ mod tests {
             Ok("http://127.0.0.1:8080/ping".to_owned())
         );
         assert_eq!(rewrite_path("nonsense", "/ping"), Err(()));
+    }
+
+    #[test]
+    fn only_a_missing_endpoint_reads_as_one() {
+        assert!(names_a_missing_endpoint(
+            "Endpoint my-ep of account 123456789012 not found."
+        ));
+        assert!(!names_a_missing_endpoint(
+            "Inference Component x of account 1 not found."
+        ));
+        assert!(!names_a_missing_endpoint("Endpoint e is in Creating state"));
     }
 }

@@ -1,7 +1,8 @@
 //! Parsing the model's response into class scores, without `eval`.
 //!
 //! Accepted: a JSON array of numbers (SageMaker's built-in image-classification format) and the
-//! JSON Lines form `{"prediction": [...]}`. Everything else is a [`ModelOutputError`].
+//! JSON Lines form `{"prediction": [...]}`. Everything else is a [`ModelOutputError`], whose text
+//! never quotes the response: it is logged, and a model's output must not reach the logs.
 
 use serde::Deserialize;
 
@@ -10,7 +11,7 @@ use crate::config::ModelOutput;
 /// Why a model response cannot be used. Logged, never returned to clients.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelOutputError {
-    /// Not a JSON array of numbers, nor `{"prediction": [...]}`.
+    /// Not a JSON array of numbers, nor `{"prediction": [...]}`; where parsing stopped.
     #[error("not a JSON array of numbers or {{\"prediction\": [...]}}: {0}")]
     Malformed(String),
     /// The array is empty.
@@ -53,10 +54,9 @@ pub fn parse(body: &[u8], kind: ModelOutput) -> Result<Vec<f64>, ModelOutputErro
                 .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()));
             serde_json::from_slice::<JsonLines>(line.unwrap_or(body))
                 .map(|j| j.prediction)
-                .map_err(|e| ModelOutputError::Malformed(e.to_string()))?
+                .map_err(malformed)?
         }
-        _ => serde_json::from_slice::<Vec<f64>>(body)
-            .map_err(|e| ModelOutputError::Malformed(e.to_string()))?,
+        _ => serde_json::from_slice::<Vec<f64>>(body).map_err(malformed)?,
     };
     if scores.is_empty() {
         return Err(ModelOutputError::Empty);
@@ -76,6 +76,22 @@ pub fn parse(body: &[u8], kind: ModelOutput) -> Result<Vec<f64>, ModelOutputErro
         }
         ModelOutput::Logits => Ok(softmax(scores)),
     }
+}
+
+/// Where and how parsing failed, without serde's description: its messages quote the input
+/// (`invalid type: string "…"`), and this one is logged.
+fn malformed(err: serde_json::Error) -> ModelOutputError {
+    let kind = match err.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not an array of numbers",
+        serde_json::error::Category::Eof => "truncated",
+    };
+    ModelOutputError::Malformed(format!(
+        "{kind} at line {} column {}",
+        err.line(),
+        err.column()
+    ))
 }
 
 /// A numerically stable softmax: subtracting the maximum keeps every `exp` in (0, 1].
@@ -163,6 +179,21 @@ mod tests {
         assert!((probs[2] - 1.0).abs() < 1e-12);
         let probs = parse(b"[0.0, 0.0]", ModelOutput::Logits).unwrap();
         assert_eq!(probs, vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn errors_never_quote_the_response() {
+        for body in [
+            &br#"["SECRET-OUTPUT", 1]"#[..],
+            br#"{"prediction": "SECRET-OUTPUT"}"#,
+            br#"{"prediction": [1], "SECRET-OUTPUT": x}"#,
+            b"SECRET-OUTPUT",
+            br#"[1, 2, {"SECRET-OUTPUT": 3}]"#,
+        ] {
+            let err = parse(body, ModelOutput::Probabilities).unwrap_err();
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+            assert!(err.to_string().contains("line 1 column"), "{err}");
+        }
     }
 
     proptest! {

@@ -1,22 +1,27 @@
-//! Image decoding, resizing and encoding for `POST /resize` and prediction preprocessing.
+//! Image decoding, resizing and encoding for `POST /resize`, prediction preprocessing and the
+//! conversion of formats models cannot read.
 //!
-//! One pipeline, bounded at every step so a hostile upload cannot exhaust a 512 MB Lambda:
+//! One pipeline, bounded at every step so a hostile upload cannot exhaust the function's memory:
 //!
 //! 1. sniff the format ([`ImageKind`]) and read only the header: over [`MAX_INPUT_PIXELS`], or
 //!    more than [`MAX_DECODED_BYTES`] once decoded, is rejected before any pixel is decoded
 //!    (decompression bombs);
-//! 2. decode the first frame (animated GIF and WebP included) with `image::Limits` as a second
+//! 2. work out the output size ([`spec::output_size`]) and the memory the whole transformation
+//!    needs ([`Work::peak_bytes`]), and refuse it over the function's [`MemoryBudget`];
+//! 3. decode the first frame (animated GIF and WebP included) with `image::Limits` as a second
 //!    fence, and read the EXIF orientation;
-//! 3. resize with `fast_image_resize` (SIMD, Lanczos3) in the stored orientation, then rotate or
+//! 4. resize with `fast_image_resize` (SIMD, Lanczos3) in the stored orientation, then rotate or
 //!    flip the small result, so orientation never copies a full-size image;
-//! 4. encode as JPEG, PNG or WebP (lossless) from bare pixels: EXIF, XMP and ICC metadata are
-//!    not carried over;
-//! 5. refuse results over [`MAX_OUTPUT_BYTES`], which could not be returned by Lambda.
+//! 5. encode as JPEG, PNG or WebP (lossless) from bare pixels (EXIF, XMP and ICC metadata are
+//!    not carried over), into a writer that stops at [`MAX_OUTPUT_BYTES`], which is all Lambda
+//!    can return.
 //!
 //! Errors are [`ApiError`]s: `invalid_image` for anything that is not a decodable image within
-//! the limits, `invalid_size` for impossible dimensions, `output_too_large` for step 5.
+//! the limits, `invalid_size` for impossible dimensions or work over the budget,
+//! `output_too_large` for step 5.
 
-use std::io::Cursor;
+use std::borrow::Cow;
+use std::io::{Cursor, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fast_image_resize::images::{Image as FrImage, ImageRef};
@@ -26,151 +31,24 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::metadata::Orientation;
 use image::{
-    DynamicImage, ExtendedColorType, GrayAlphaImage, GrayImage, ImageBuffer, ImageDecoder,
-    ImageEncoder, ImageFormat, ImageReader, Limits, RgbImage, RgbaImage,
+    ColorType, DynamicImage, ExtendedColorType, GrayAlphaImage, GrayImage, ImageBuffer,
+    ImageDecoder, ImageEncoder, ImageReader, Limits, RgbImage, RgbaImage,
 };
 
 use crate::error::ApiError;
-use crate::image_kind::ImageKind;
+use crate::image::budget::{MemoryBudget, Work};
+use crate::image::kind::ImageKind;
+use crate::image::spec::{self, Fit, OutputFormat, Spec};
 
-/// Largest input accepted, in pixels (40 MP): a 24 MP camera or 12 MP phone photo fits, and the
-/// worst case, an 8-bit RGBA image (160 MB decoded, plus the resizer's premultiplied copy),
-/// peaks at about 320 MB (measured by `bench/resize`), inside the function's 512 MB.
+/// Largest input accepted, in pixels (40 MP): a 24 MP camera or 12 MP phone photo fits. What a
+/// transformation may do with it is bounded by the [`MemoryBudget`] as well.
 pub const MAX_INPUT_PIXELS: u64 = 40_000_000;
 /// Largest decoded buffer, in bytes: 40 MP at 4 bytes a pixel. 16-bit images therefore have a
 /// lower pixel limit (20 MP for RGBA16), since they decode to twice the bytes.
 pub const MAX_DECODED_BYTES: u64 = 160_000_000;
-/// Longest side of any output image.
-pub const MAX_OUTPUT_SIDE: u32 = 8192;
-/// Largest output, in pixels; the same bound as the input keeps upscaling as cheap as decoding.
-pub const MAX_OUTPUT_PIXELS: u64 = MAX_INPUT_PIXELS;
 /// Largest encoded output: Lambda returns at most 6 MB (6,291,456 bytes) and the image travels
 /// base64-encoded (4/3 larger) inside a JSON document, so about 4.5 MB of raw bytes fit.
 pub const MAX_OUTPUT_BYTES: usize = 4_500_000;
-/// JPEG quality when the request gives none.
-pub const DEFAULT_JPEG_QUALITY: u8 = 85;
-/// JPEG quality for images shrunk before prediction: high enough that the model sees no
-/// compression artefacts, which matter more than a few kilobytes.
-pub const PREPROCESS_JPEG_QUALITY: u8 = 90;
-
-/// How the image fills the requested box when both width and height are given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Fit {
-    /// Exactly `width` × `height`; the aspect ratio may change.
-    Exact,
-    /// As large as possible inside `width` × `height`, aspect ratio kept (the default).
-    #[default]
-    Contain,
-    /// Exactly `width` × `height`, aspect ratio kept, the overflow cropped around the centre.
-    Cover,
-}
-
-impl Fit {
-    /// Parses `exact`, `contain` or `cover` (any case).
-    ///
-    /// # Errors
-    /// [`ApiError::InvalidSize`] for any other value.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "exact" => Ok(Self::Exact),
-            "contain" => Ok(Self::Contain),
-            "cover" => Ok(Self::Cover),
-            _ => Err(ApiError::InvalidSize(format!(
-                "\"fit\" must be \"exact\", \"contain\" or \"cover\", got {:?}",
-                short(value)
-            ))),
-        }
-    }
-}
-
-/// An output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// JPEG, lossy, with a quality from 1 to 100; transparency is flattened onto white.
-    Jpeg,
-    /// PNG, lossless.
-    Png,
-    /// WebP, lossless (the `image` crate has no lossy WebP encoder).
-    Webp,
-}
-
-impl OutputFormat {
-    /// Parses `jpeg` (or `jpg`), `png` or `webp`, also as `image/...` media types (any case).
-    ///
-    /// # Errors
-    /// [`ApiError::InvalidSize`] for any other value.
-    pub fn parse(value: &str) -> Result<Self, ApiError> {
-        let v = value.trim().to_ascii_lowercase();
-        match v.strip_prefix("image/").unwrap_or(&v) {
-            "jpeg" | "jpg" => Ok(Self::Jpeg),
-            "png" => Ok(Self::Png),
-            "webp" => Ok(Self::Webp),
-            _ => Err(ApiError::InvalidSize(format!(
-                "\"format\" must be \"jpeg\", \"png\" or \"webp\", got {:?}",
-                short(value)
-            ))),
-        }
-    }
-
-    /// The format an input is returned in when the request names none: its own, or PNG for
-    /// the formats that are only read (GIF, BMP).
-    pub fn for_input(kind: ImageKind) -> Self {
-        match kind {
-            ImageKind::Jpeg => Self::Jpeg,
-            ImageKind::Webp => Self::Webp,
-            ImageKind::Png | ImageKind::Gif | ImageKind::Bmp => Self::Png,
-        }
-    }
-
-    /// The name used in requests and responses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Jpeg => "jpeg",
-            Self::Png => "png",
-            Self::Webp => "webp",
-        }
-    }
-
-    /// The MIME type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            Self::Jpeg => "image/jpeg",
-            Self::Png => "image/png",
-            Self::Webp => "image/webp",
-        }
-    }
-}
-
-/// What to make of an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Spec {
-    /// Requested width; `None` follows from the height and the aspect ratio.
-    pub width: Option<u32>,
-    /// Requested height; `None` follows from the width and the aspect ratio.
-    pub height: Option<u32>,
-    /// How to fill the box when both sides are given.
-    pub fit: Fit,
-    /// Output format; `None` keeps the input's ([`OutputFormat::for_input`]).
-    pub format: Option<OutputFormat>,
-    /// JPEG quality, 1–100; ignored by the lossless formats.
-    pub quality: u8,
-    /// When false, an image already inside the box keeps its size (used by preprocessing).
-    pub enlarge: bool,
-}
-
-impl Spec {
-    /// The preprocessing spec: longest side at most `max_side`, never enlarged, JPEG.
-    pub fn shrink_to_jpeg(max_side: u32) -> Self {
-        Self {
-            width: Some(max_side),
-            height: Some(max_side),
-            fit: Fit::Contain,
-            format: Some(OutputFormat::Jpeg),
-            quality: PREPROCESS_JPEG_QUALITY,
-            enlarge: false,
-        }
-    }
-}
 
 /// An encoded result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,18 +63,20 @@ pub struct Encoded {
     pub format: OutputFormat,
 }
 
-/// Decodes, resizes and re-encodes an image per `spec`.
+/// Decodes, resizes and re-encodes an image per `spec`, within `budget`.
 ///
 /// # Errors
 /// [`ApiError::InvalidImage`] when the bytes are not a decodable JPEG, PNG, WebP, GIF or BMP
 /// within the pixel limits; [`ApiError::InvalidSize`] when the requested or resulting size is
-/// out of range; [`ApiError::OutputTooLarge`] when the encoded result exceeds
-/// [`MAX_OUTPUT_BYTES`].
-pub fn transform(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
+/// out of range, or the work would not fit in `budget`; [`ApiError::OutputTooLarge`] when the
+/// encoded result exceeds [`MAX_OUTPUT_BYTES`].
+pub fn transform(bytes: &[u8], spec: &Spec, budget: MemoryBudget) -> Result<Encoded, ApiError> {
     // The decoders are fuzzed upstream and the proptests below find no panic, but this runs on
-    // untrusted bytes in a process that serves later requests: a decoder bug must become a 400,
-    // not a crashed invocation.
-    catch_unwind(AssertUnwindSafe(|| transform_unguarded(bytes, spec))).unwrap_or_else(|_| {
+    // untrusted bytes: a decoder bug must be this request's 400, not a 500.
+    catch_unwind(AssertUnwindSafe(|| {
+        transform_unguarded(bytes, spec, budget)
+    }))
+    .unwrap_or_else(|_| {
         tracing::error!(
             input_bytes = bytes.len(),
             "image pipeline panicked; answered invalid_image"
@@ -207,16 +87,24 @@ pub fn transform(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
     })
 }
 
-fn transform_unguarded(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
-    validate_box(spec)?;
-    let (image, kind, orientation) = decode(bytes)?;
+fn transform_unguarded(
+    bytes: &[u8],
+    spec: &Spec,
+    budget: MemoryBudget,
+) -> Result<Encoded, ApiError> {
+    spec::validate_box(spec)?;
+    let kind = ImageKind::sniff(bytes).ok_or_else(ImageKind::unsupported)?;
+    let mut decoder = open(bytes, kind)?;
+    // A malformed EXIF block is no reason to refuse the picture: show it as stored.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let (width, height) = decoder.dimensions();
     let swapped = swaps_sides(orientation);
     let (shown_w, shown_h) = if swapped {
-        (image.height(), image.width())
+        (height, width)
     } else {
-        (image.width(), image.height())
+        (width, height)
     };
-    let (out_w, out_h) = output_size(shown_w, shown_h, spec)?;
+    let (out_w, out_h) = spec::output_size(shown_w, shown_h, spec)?;
     // Resize in the stored orientation, so the target's sides are swapped along with it.
     let (stored_w, stored_h) = if swapped {
         (out_h, out_w)
@@ -224,17 +112,37 @@ fn transform_unguarded(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
         (out_w, out_h)
     };
     let crop = spec.fit == Fit::Cover && spec.width.is_some() && spec.height.is_some();
+    let format = spec.format.unwrap_or(OutputFormat::for_input(kind));
+    let (channels, converts) = eight_bit_channels(decoder.color_type());
+    budget.check(&Work {
+        kind,
+        input_bytes: bytes.len() as u64,
+        width,
+        height,
+        decoded_bytes: decoder.total_bytes(),
+        channels,
+        converts,
+        out_width: stored_w,
+        out_height: stored_h,
+        crop,
+        reorients: orientation != Orientation::NoTransforms,
+        format,
+        max_output_bytes: MAX_OUTPUT_BYTES as u64,
+    })?;
+
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| undecodable(kind, &e))?;
     let mut resized = resize(image, stored_w, stored_h, crop)?;
     resized.apply_orientation(orientation);
-    let format = spec.format.unwrap_or(OutputFormat::for_input(kind));
-    let encoded = encode(&resized, format, spec.quality)?;
-    if encoded.len() > MAX_OUTPUT_BYTES {
-        return Err(ApiError::OutputTooLarge(format!(
-            "the {out_w}×{out_h} {} result is {} bytes; at most {MAX_OUTPUT_BYTES} bytes can be returned: ask for fewer pixels, JPEG or a lower quality",
+    let encoded = encode(&resized, format, spec.quality).map_err(|e| match e {
+        EncodeError::TooLarge => ApiError::OutputTooLarge(format!(
+            "the {out_w}×{out_h} {} result is over {MAX_OUTPUT_BYTES} bytes, the most that can be returned: ask for fewer pixels, JPEG or a lower quality",
             format.name(),
-            encoded.len()
-        )));
-    }
+        )),
+        EncodeError::Failed(reason) => {
+            tracing::error!(reason, format = format.name(), "image encoding failed");
+            ApiError::Internal
+        }
+    })?;
     Ok(Encoded {
         bytes: encoded,
         width: out_w,
@@ -243,64 +151,23 @@ fn transform_unguarded(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
     })
 }
 
-/// Checks the requested sides before anything is decoded.
-fn validate_box(spec: &Spec) -> Result<(), ApiError> {
-    if spec.width.is_none() && spec.height.is_none() {
-        return Err(ApiError::InvalidSize(
-            "give \"width\", \"height\" or both".to_owned(),
-        ));
-    }
-    for (name, side) in [("width", spec.width), ("height", spec.height)] {
-        match side {
-            Some(0) => {
-                return Err(ApiError::InvalidSize(format!(
-                    "\"{name}\" must be at least 1"
-                )));
-            }
-            Some(s) if s > MAX_OUTPUT_SIDE => {
-                return Err(ApiError::InvalidSize(format!(
-                    "\"{name}\" is {s}; the largest is {MAX_OUTPUT_SIDE}"
-                )));
-            }
-            _ => {}
-        }
-    }
-    if !(1..=100).contains(&spec.quality) {
-        return Err(ApiError::InvalidSize(format!(
-            "\"quality\" must be from 1 to 100, got {}",
-            spec.quality
-        )));
-    }
-    Ok(())
-}
-
-/// Reads the header, checks the limits, then decodes the first frame.
-fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageKind, Orientation), ApiError> {
-    let kind = ImageKind::sniff(bytes).ok_or_else(|| {
-        ApiError::InvalidImage("the data is not a JPEG, PNG, WebP, GIF or BMP image".to_owned())
-    })?;
-    let format = match kind {
-        ImageKind::Jpeg => ImageFormat::Jpeg,
-        ImageKind::Png => ImageFormat::Png,
-        ImageKind::Webp => ImageFormat::WebP,
-        ImageKind::Gif => ImageFormat::Gif,
-        ImageKind::Bmp => ImageFormat::Bmp,
-    };
+/// Reads the header and checks the pixel limits; nothing is decoded yet.
+fn open(bytes: &[u8], kind: ImageKind) -> Result<impl ImageDecoder + '_, ApiError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(u32::from(u16::MAX));
     limits.max_image_height = Some(u32::from(u16::MAX));
     // Decoders' own scratch space counts too; the decoded buffer is checked exactly below.
     limits.max_alloc = Some(MAX_DECODED_BYTES + 64 * 1024 * 1024);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| undecodable(kind, &e))?;
+    let decoder = reader.into_decoder().map_err(|e| undecodable(kind, &e))?;
 
     let (w, h) = decoder.dimensions();
     let pixels = u64::from(w) * u64::from(h);
     if pixels == 0 {
         return Err(ApiError::InvalidImage(format!(
             "the {} image is {w}×{h} pixels",
-            kind_name(kind)
+            kind.name()
         )));
     }
     if pixels > MAX_INPUT_PIXELS || decoder.total_bytes() > MAX_DECODED_BYTES {
@@ -311,32 +178,32 @@ fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageKind, Orientation), ApiErr
             MAX_INPUT_PIXELS / 1_000_000
         )));
     }
-    // A malformed EXIF block is no reason to refuse the picture: show it as stored.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| undecodable(kind, &e))?;
-    Ok((image, kind, orientation))
+    Ok(decoder)
 }
 
 fn undecodable(kind: ImageKind, err: &image::ImageError) -> ApiError {
     ApiError::InvalidImage(match err {
         image::ImageError::Limits(_) => format!(
             "the {} image exceeds the decoding limits ({} MP)",
-            kind_name(kind),
+            kind.name(),
             MAX_INPUT_PIXELS / 1_000_000
         ),
         // Decoder messages describe the data ("unexpected EOF", "invalid Huffman code"), never
         // echo it, so they help the client and are safe to return.
-        e => format!("the {} image could not be decoded: {e}", kind_name(kind)),
+        e => format!("the {} image could not be decoded: {e}", kind.name()),
     })
 }
 
-fn kind_name(kind: ImageKind) -> &'static str {
-    match kind {
-        ImageKind::Jpeg => "JPEG",
-        ImageKind::Png => "PNG",
-        ImageKind::Webp => "WebP",
-        ImageKind::Gif => "GIF",
-        ImageKind::Bmp => "BMP",
+/// The channels of the 8-bit image the pipeline works on, and whether the decoded one must be
+/// converted to it first (as [`resize`] and [`to_8bit`] do).
+fn eight_bit_channels(color: ColorType) -> (u8, bool) {
+    match color {
+        ColorType::L8 => (1, false),
+        ColorType::La8 => (2, false),
+        ColorType::Rgb8 => (3, false),
+        ColorType::Rgba8 => (4, false),
+        other if other.has_alpha() => (4, true),
+        _ => (3, true),
     }
 }
 
@@ -349,53 +216,6 @@ fn swaps_sides(orientation: Orientation) -> bool {
             | Orientation::Rotate90FlipH
             | Orientation::Rotate270FlipH
     )
-}
-
-/// The output size, as displayed, for a `src_w` × `src_h` (as displayed) input.
-///
-/// # Errors
-/// [`ApiError::InvalidSize`] when a side that follows from the aspect ratio exceeds
-/// [`MAX_OUTPUT_SIDE`], or the result exceeds [`MAX_OUTPUT_PIXELS`].
-pub fn output_size(src_w: u32, src_h: u32, spec: &Spec) -> Result<(u32, u32), ApiError> {
-    let (sw, sh) = (f64::from(src_w.max(1)), f64::from(src_h.max(1)));
-    let scaled = |scale: f64| {
-        let scale = if spec.enlarge { scale } else { scale.min(1.0) };
-        ((sw * scale).round().max(1.0), (sh * scale).round().max(1.0))
-    };
-    let (w, h) = match (spec.width, spec.height) {
-        (Some(w), Some(h)) => match spec.fit {
-            Fit::Exact | Fit::Cover => (f64::from(w), f64::from(h)),
-            Fit::Contain => {
-                let (w, h) = (f64::from(w), f64::from(h));
-                let (cw, ch) = scaled((w / sw).min(h / sh));
-                // Rounding must not overflow the box by a pixel.
-                (cw.min(w), ch.min(h))
-            }
-        },
-        (Some(w), None) => scaled(f64::from(w) / sw),
-        (None, Some(h)) => scaled(f64::from(h) / sh),
-        (None, None) => {
-            return Err(ApiError::InvalidSize(
-                "give \"width\", \"height\" or both".to_owned(),
-            ));
-        }
-    };
-    let side = f64::from(MAX_OUTPUT_SIDE);
-    if w > side || h > side {
-        return Err(ApiError::InvalidSize(format!(
-            "keeping the {src_w}×{src_h} image's aspect ratio gives {w}×{h}; the largest side is {MAX_OUTPUT_SIDE}"
-        )));
-    }
-    // Both sides are within 1..=8192 here, so the casts are exact.
-    let (w, h) = (w as u32, h as u32);
-    if u64::from(w) * u64::from(h) > MAX_OUTPUT_PIXELS {
-        return Err(ApiError::InvalidSize(format!(
-            "{w}×{h} is {:.1} MP; the largest output is {} MP",
-            f64::from(w) * f64::from(h) / 1e6,
-            MAX_OUTPUT_PIXELS / 1_000_000
-        )));
-    }
-    Ok((w, h))
 }
 
 /// Resizes to `w` × `h` with Lanczos3, cropping around the centre first when `crop`.
@@ -438,9 +258,54 @@ fn internal(err: impl std::fmt::Display) -> ApiError {
     ApiError::Internal
 }
 
+/// Why encoding stopped.
+#[derive(Debug)]
+enum EncodeError {
+    /// The result passed [`MAX_OUTPUT_BYTES`].
+    TooLarge,
+    /// The encoder failed; the reason is for the log.
+    Failed(String),
+}
+
+/// A writer that refuses to grow past `limit` bytes, so an encoder stops as soon as its result
+/// could no longer be returned instead of finishing it first.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the output limit is reached"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Encodes without metadata: only pixels reach the encoder.
-fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::new();
+fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result<Vec<u8>, EncodeError> {
+    encode_bounded(image, format, quality, MAX_OUTPUT_BYTES)
+}
+
+fn encode_bounded(
+    image: &DynamicImage,
+    format: OutputFormat,
+    quality: u8,
+    limit: usize,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Bounded {
+        bytes: Vec::new(),
+        limit,
+        exceeded: false,
+    };
     let result = match format {
         OutputFormat::Jpeg => {
             let flat = flatten_onto_white(image);
@@ -470,16 +335,16 @@ fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result<Vec
             )
         }
     };
-    result.map_err(|e| {
-        tracing::error!(reason = %e, format = format.name(), "image encoding failed");
-        ApiError::Internal
-    })?;
-    Ok(out)
+    match result {
+        Ok(()) => Ok(out.bytes),
+        // Whatever error type the encoder wraps the writer's refusal in.
+        Err(_) if out.exceeded => Err(EncodeError::TooLarge),
+        Err(e) => Err(EncodeError::Failed(e.to_string())),
+    }
 }
 
 /// 8-bit L, LA, RGB or RGBA, the types every encoder here takes (resized images already are).
-fn to_8bit(image: &DynamicImage) -> std::borrow::Cow<'_, DynamicImage> {
-    use std::borrow::Cow;
+fn to_8bit(image: &DynamicImage) -> Cow<'_, DynamicImage> {
     match image {
         DynamicImage::ImageLuma8(_)
         | DynamicImage::ImageLumaA8(_)
@@ -493,40 +358,51 @@ fn to_8bit(image: &DynamicImage) -> std::borrow::Cow<'_, DynamicImage> {
 }
 
 /// JPEG has no alpha: composite onto white (what a viewer shows), keeping grey images grey.
-fn flatten_onto_white(image: &DynamicImage) -> DynamicImage {
+/// Images without alpha are borrowed, not copied.
+fn flatten_onto_white(image: &DynamicImage) -> Cow<'_, DynamicImage> {
     let blend = |c: u8, a: u8| -> u8 {
         let (c, a) = (u32::from(c), u32::from(a));
         ((c * a + 255 * (255 - a) + 127) / 255) as u8
     };
+    let rgb_over_white = |rgba: &RgbaImage| {
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| {
+            let [r, g, b, a] = rgba.get_pixel(x, y).0;
+            image::Rgb([blend(r, a), blend(g, a), blend(b, a)])
+        }))
+    };
     match image {
-        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => image.clone(),
-        DynamicImage::ImageLumaA8(b) => {
-            DynamicImage::ImageLuma8(ImageBuffer::from_fn(b.width(), b.height(), |x, y| {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => Cow::Borrowed(image),
+        DynamicImage::ImageLumaA8(b) => Cow::Owned(DynamicImage::ImageLuma8(ImageBuffer::from_fn(
+            b.width(),
+            b.height(),
+            |x, y| {
                 let p = b.get_pixel(x, y).0;
                 image::Luma([blend(p[0], p[1])])
-            }))
-        }
-        other if other.color().has_alpha() => {
-            let rgba = other.to_rgba8();
-            DynamicImage::ImageRgb8(ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| {
-                let [r, g, b, a] = rgba.get_pixel(x, y).0;
-                image::Rgb([blend(r, a), blend(g, a), blend(b, a)])
-            }))
-        }
-        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+            },
+        ))),
+        DynamicImage::ImageRgba8(rgba) => Cow::Owned(rgb_over_white(rgba)),
+        other if other.color().has_alpha() => Cow::Owned(rgb_over_white(&other.to_rgba8())),
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
     }
-}
-
-/// Values are echoed in messages; keep them short.
-fn short(value: &str) -> String {
-    value.chars().take(20).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GenericImageView, Rgb, Rgba};
+    use crate::image::spec::DEFAULT_JPEG_QUALITY;
+    use image::{GenericImageView, ImageFormat, Rgb, Rgba};
     use proptest::prelude::*;
+
+    /// The smallest function the stack deploys.
+    const BUDGET: MemoryBudget = MemoryBudget::of_function(512);
+
+    fn transform(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
+        super::transform(bytes, spec, BUDGET)
+    }
+
+    fn transform_unguarded(bytes: &[u8], spec: &Spec) -> Result<Encoded, ApiError> {
+        super::transform_unguarded(bytes, spec, BUDGET)
+    }
 
     fn spec(width: Option<u32>, height: Option<u32>, fit: Fit) -> Spec {
         Spec {
@@ -554,85 +430,6 @@ mod tests {
 
     fn decoded(bytes: &[u8]) -> DynamicImage {
         image::load_from_memory(bytes).unwrap()
-    }
-
-    #[test]
-    fn contain_keeps_the_aspect_ratio_inside_the_box() {
-        let s = spec(Some(100), Some(100), Fit::Contain);
-        assert_eq!(output_size(400, 200, &s), Ok((100, 50)));
-        assert_eq!(output_size(200, 400, &s), Ok((50, 100)));
-        assert_eq!(output_size(10, 10, &s), Ok((100, 100)), "enlarges");
-        let shrink_only = Spec {
-            enlarge: false,
-            ..s
-        };
-        assert_eq!(output_size(10, 10, &shrink_only), Ok((10, 10)));
-        assert_eq!(output_size(1000, 1, &s), Ok((100, 1)), "never 0");
-    }
-
-    #[test]
-    fn exact_and_cover_give_the_box_and_one_side_follows_the_aspect_ratio() {
-        assert_eq!(
-            output_size(400, 200, &spec(Some(30), Some(70), Fit::Exact)),
-            Ok((30, 70))
-        );
-        assert_eq!(
-            output_size(400, 200, &spec(Some(30), Some(70), Fit::Cover)),
-            Ok((30, 70))
-        );
-        assert_eq!(
-            output_size(400, 200, &spec(Some(100), None, Fit::Exact)),
-            Ok((100, 50))
-        );
-        assert_eq!(
-            output_size(400, 200, &spec(None, Some(100), Fit::Cover)),
-            Ok((200, 100))
-        );
-    }
-
-    #[test]
-    fn sizes_beyond_the_limits_are_invalid_size() {
-        for s in [
-            spec(None, None, Fit::Contain),
-            spec(Some(0), Some(10), Fit::Contain),
-            spec(Some(8193), None, Fit::Contain),
-            spec(Some(10), Some(9000), Fit::Exact),
-            Spec {
-                quality: 0,
-                ..spec(Some(10), None, Fit::Contain)
-            },
-            Spec {
-                quality: 101,
-                ..spec(Some(10), None, Fit::Contain)
-            },
-        ] {
-            assert!(
-                matches!(validate_box(&s), Err(ApiError::InvalidSize(_))),
-                "{s:?}"
-            );
-        }
-        // The height follows from the aspect ratio: 8000 × 4 = 32000 > 8192.
-        assert!(matches!(
-            output_size(100, 400, &spec(Some(8000), None, Fit::Contain)),
-            Err(ApiError::InvalidSize(_))
-        ));
-        // 8192 × 8192 is 67 MP, over the output pixel limit.
-        assert!(matches!(
-            output_size(10, 10, &spec(Some(8192), Some(8192), Fit::Exact)),
-            Err(ApiError::InvalidSize(_))
-        ));
-    }
-
-    #[test]
-    fn fit_and_format_parse_case_insensitively() {
-        assert_eq!(Fit::parse("Cover"), Ok(Fit::Cover));
-        assert_eq!(OutputFormat::parse("JPG"), Ok(OutputFormat::Jpeg));
-        assert_eq!(OutputFormat::parse("image/webp"), Ok(OutputFormat::Webp));
-        assert!(matches!(Fit::parse("fill"), Err(ApiError::InvalidSize(_))));
-        assert!(matches!(
-            OutputFormat::parse("gif"),
-            Err(ApiError::InvalidSize(_))
-        ));
     }
 
     #[test]
@@ -927,6 +724,89 @@ mod tests {
         );
         let out = transform(&small, &Spec::shrink_to_jpeg(512)).unwrap();
         assert_eq!((out.width, out.height), (100, 50), "never enlarged");
+    }
+
+    /// A PNG whose header claims `w` × `h` RGBA pixels, with no pixel data behind it: enough
+    /// for every check that runs before decoding.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let ihdr: Vec<u8> = [w.to_be_bytes(), h.to_be_bytes()]
+            .concat()
+            .into_iter()
+            .chain([8, 6, 0, 0, 0])
+            .collect();
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(png_chunk(b"IHDR", &ihdr));
+        png.extend(png_chunk(b"IDAT", &[0x78, 0x9C, 0x03, 0x00]));
+        png.extend(png_chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn work_over_the_memory_budget_is_refused_before_decoding() {
+        // The outside review's two cases: a 40 MP RGBA PNG 65535 pixels wide made 8192 tall
+        // (~2 GiB of resizer scratch), and 8000 × 5000 RGBA enlarged to 8192 × 4882 (~640 MB).
+        for (w, h, out_w, out_h) in [(65_535, 610, 4_882, 8_192), (8_000, 5_000, 8_192, 4_882)] {
+            let started = std::time::Instant::now();
+            let err = transform(
+                &png_header(w, h),
+                &spec(Some(out_w), Some(out_h), Fit::Exact),
+            )
+            .unwrap_err();
+            let ApiError::InvalidSize(message) = &err else {
+                panic!("{w}×{h}: {err:?}")
+            };
+            assert!(
+                message.contains("416 MB") && message.contains("512 MB"),
+                "{message}"
+            );
+            // Refused from the header: nothing was decoded (there is nothing to decode).
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
+        // The same work fits a function with more memory, and then fails only for the lack of
+        // pixel data in this fake file.
+        let err = super::transform(
+            &png_header(8_000, 5_000),
+            &spec(Some(8_192), Some(4_882), Fit::Exact),
+            MemoryBudget::of_function(1024),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_image", "{err}");
+    }
+
+    #[test]
+    fn the_encoder_stops_at_the_output_limit() {
+        let noise = RgbImage::from_fn(300, 300, |x, y| {
+            let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) as u8;
+            Rgb([v, v.wrapping_mul(7), v.wrapping_mul(13)])
+        });
+        let image = DynamicImage::ImageRgb8(noise);
+        let full = encode_bounded(&image, OutputFormat::Png, 85, usize::MAX).unwrap();
+        assert!(full.len() > 10_000);
+        assert!(matches!(
+            encode_bounded(&image, OutputFormat::Png, 85, 10_000),
+            Err(EncodeError::TooLarge)
+        ));
+        assert!(matches!(
+            encode_bounded(&image, OutputFormat::Jpeg, 100, 1_000),
+            Err(EncodeError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn gif_and_bmp_convert_to_png_at_their_own_size() {
+        let source = DynamicImage::ImageRgb8(gradient(33, 17));
+        for input in [ImageFormat::Gif, ImageFormat::Bmp] {
+            let out = transform(
+                &encode_as(&source, input),
+                &Spec::convert_to(OutputFormat::Png),
+            )
+            .unwrap();
+            assert_eq!(
+                (out.width, out.height, out.format),
+                (33, 17, OutputFormat::Png)
+            );
+            assert_eq!(image::guess_format(&out.bytes).unwrap(), ImageFormat::Png);
+        }
     }
 
     fn samples() -> Vec<Vec<u8>> {
