@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # model-server, from Python: the weight converter and label file, the Rust logits against the
 # float64 numpy reference (scikit-learn's sample photos and synthetic images), and boto3's
-# sagemaker-runtime client against the debug binary serving on a free loopback port.
+# sagemaker-runtime client and the AWS CLI against the debug binary serving on a free loopback
+# port (a plain endpoint, started here; the tests start a second one with --model-name for the
+# inference-component rules).
 # (The Rust router and model tests run in the rust step, with cargo test.)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
