@@ -72,3 +72,36 @@ export const BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS: Readonly<Record<string, stri
   'us-west-1': '632365934929',
   'us-west-2': '433757028032',
 };
+
+/**
+ * Lambda's limit on a function's environment variables: 4 KB, measured on the variables
+ * serialized as one JSON object (keys, values, quotes and escapes included; Lambda's own error
+ * says "String measured: {…}"). Source: Lambda quotas, "Environment variables: 4 KB".
+ */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
+
+/**
+ * SageMaker hosting instance families with local NVMe instance storage. SageMaker refuses a
+ * `KmsKeyId` on an endpoint config whose variants use them: their local volumes are encrypted by
+ * a hardware module on the instance instead. Source: the SageMaker API reference,
+ * CreateEndpointConfig `KmsKeyId` ("Certain Nitro-based instances include local storage … You
+ * can't request a KmsKeyId when using an instance type with local storage"), which points to the
+ * EC2 list of instance types with instance store volumes. EC2 marks most such families with a
+ * `d` among the attribute letters after the generation (`m5d`, `c6gd`, `r5dn`, `g4dn`, `p4d`,
+ * `p4de`, `m6id`); these families carry NVMe storage without that letter.
+ */
+export const LOCAL_STORAGE_FAMILIES_WITHOUT_D = [
+  'g5', 'g6', 'g6e', 'gr6', 'p5', 'p5e', 'p5en', 'p6', 'trn1', 'trn1n', 'trn2', 'dl1',
+] as const;
+
+/**
+ * Whether a SageMaker instance type (`ml.<family>.<size>`) has local NVMe instance storage, so
+ * its endpoint config may not name a KMS key. Families: a letter prefix, a generation digit and
+ * attribute letters (`ml.c5.large` → `c5`, EBS only; `ml.m5d.large` → `m5d`, local storage).
+ */
+export function hasLocalInstanceStorage(instanceType: string): boolean {
+  const family = instanceType.split('.')[1] ?? '';
+  const m = /^([a-z]+)(\d+)([a-z-]*)$/.exec(family);
+  if (!m) return false;
+  return m[3].includes('d') || (LOCAL_STORAGE_FAMILIES_WITHOUT_D as readonly string[]).includes(family);
+}

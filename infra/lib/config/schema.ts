@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import {
-  BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, FUNCTION_DEPLOYMENTS, LAMBDA_LOG_LEVELS, LOG_RETENTION_DAYS,
+  BUILTIN_IMAGE_CLASSIFICATION_ACCOUNTS, FUNCTION_DEPLOYMENTS, hasLocalInstanceStorage, LAMBDA_LOG_LEVELS, LOG_RETENTION_DAYS,
   MAX_API_TIMEOUT_SECONDS, MIN_API_TIMEOUT_SECONDS, REALTIME_MAX_IMAGE_BYTES,
   SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MAX_IMAGE_BYTES, SERVERLESS_MEMORY_MB,
 } from './aws-facts';
@@ -57,6 +57,19 @@ function oneOf<const T extends readonly [string, ...string[]]>(options: T) {
 
 function bool() {
   return z.boolean({ error: 'must be true or false' });
+}
+
+/** A list of distinct values, at least one. */
+function distinctList<T extends z.ZodType<string>>(item: T, what: string) {
+  return z.array(item, { error: `must be a list of ${what}` })
+    .min(1, { error: `must name at least one of ${what}` })
+    .check((ctx) => {
+      const seen = new Set<string>();
+      ctx.value.forEach((v, i) => {
+        if (seen.has(v)) ctx.issues.push({ code: 'custom', input: ctx.value, path: [i], message: `names "${v}" twice` });
+        seen.add(v);
+      });
+    });
 }
 
 /** A CloudWatch Logs retention period. */
@@ -136,6 +149,54 @@ const variant = z.discriminatedUnion('type', [serverlessVariant, instanceVariant
   error: (iss) => (iss.input === undefined ? 'is required' : 'must be an object'),
 });
 
+// --- Where each call goes on the endpoint, as the function checks it (function/src/config.rs). ---
+
+/** The routes a stage can serve besides `GET /health`, which is always served (`ROUTES`). */
+export const ROUTE_NAMES = ['predictions', 'resize', 'invocations'] as const;
+export type RouteName = typeof ROUTE_NAMES[number];
+
+/** SageMaker's name rule for inference components, variants and container hostnames (1–63). */
+export const SAGEMAKER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const SAGEMAKER_NAME_TEXT = '1–63 letters, digits and "-", not first or last';
+/** `TargetModel`: 1–1024 printable ASCII characters (a relative S3 key), no space first or last. */
+export const TARGET_MODEL_NAME = /^[!-~](?:[ -~]{0,1022}[!-~])?$/;
+/** A public model name: a path segment of `POST /models/{name}/invocations`. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const MODEL_NAME_TEXT = '1–63 letters, digits, ".", "_" or "-", starting with a letter or digit';
+/** A media type as SageMaker takes it in a header: printable ASCII with a "/", at most 1024. */
+const MEDIA_TYPE = /^(?=[^/]*\/)[!-~](?:[ -~]{0,1022}[!-~])?$/;
+
+/** The `InvokeEndpoint` target fields, each as the function validates it. */
+const targetShape = {
+  inferenceComponent: text(SAGEMAKER_NAME, `an inference component name (${SAGEMAKER_NAME_TEXT})`).optional(),
+  targetModel: text(TARGET_MODEL_NAME, 'a TargetModel (1–1024 printable ASCII characters, no space first or last)').optional(),
+  targetVariant: text(SAGEMAKER_NAME, `a production variant name (${SAGEMAKER_NAME_TEXT})`).optional(),
+  targetContainerHostname: text(SAGEMAKER_NAME, `a container hostname (${SAGEMAKER_NAME_TEXT})`).optional(),
+};
+
+/** A target names at least one field: an empty one is a mistake, not a choice. */
+function atLeastOneTarget(ctx: z.core.ParsePayload<Record<string, unknown>>): void {
+  if (Object.values(ctx.value).every((v) => v === undefined)) {
+    ctx.issues.push({
+      code: 'custom', input: ctx.value, path: [],
+      message: `names no target (one or more of: ${Object.keys(targetShape).join(', ')})`,
+    });
+  }
+}
+
+/** One entry of the per-request allow-list: at least one target field. */
+export const invocationTargetSchema = section(targetShape).check(atLeastOneTarget);
+
+/** The per-request allow-list: public name → target (`MODELS`). */
+export const modelsSchema = z.record(
+  z.string().regex(MODEL_NAME, { error: (iss) => `model name ${JSON.stringify(iss.input)} must be ${MODEL_NAME_TEXT}` }),
+  invocationTargetSchema,
+  { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object of model name → target' : undefined) },
+);
+
+/** The routes a stage serves (`ROUTES`). */
+export const routesSchema = distinctList(oneOf(ROUTE_NAMES), ROUTE_NAMES.join(', '));
+
 /** What the function needs to know about the model, whatever the source. */
 const modelContract = {
   labels: oneOf([...LABEL_SET_NAMES, 'none']).optional().meta(meta({
@@ -153,7 +214,59 @@ const modelContract = {
     env: 'MODEL_OUTPUT',
     functionDefault: 'probabilities',
   })),
+  invocations: section({
+    contentType: text(MEDIA_TYPE, 'a media type such as application/json').optional().meta(meta({
+      description: '`/invocations`: `Content-Type` sent to the endpoint when the request carries none',
+      env: 'INVOCATIONS_CONTENT_TYPE',
+      functionDefault: 'application/json',
+    })),
+    accept: text(MEDIA_TYPE, 'a media type such as application/json').optional().meta(meta({
+      description: '`/invocations`: `Accept` sent to the endpoint when the request carries none',
+      env: 'INVOCATIONS_ACCEPT',
+      functionDefault: 'none',
+    })),
+  }).optional().meta(meta({ description: 'defaults of `POST /invocations`' })),
+  target: section({
+    inferenceComponent: targetShape.inferenceComponent.meta(meta({
+      description: 'default `InferenceComponentName` of every call (IAM then also allows this inference component)',
+      env: 'TARGET_INFERENCE_COMPONENT',
+      functionDefault: 'none',
+    })),
+    targetModel: targetShape.targetModel.meta(meta({
+      description: 'default `TargetModel` of every call (multi-model endpoints)',
+      env: 'TARGET_MODEL',
+      functionDefault: 'none',
+    })),
+    targetVariant: targetShape.targetVariant.meta(meta({
+      description: 'default `TargetVariant` of every call',
+      env: 'TARGET_VARIANT',
+      functionDefault: 'none',
+    })),
+    targetContainerHostname: targetShape.targetContainerHostname.meta(meta({
+      description: 'default `TargetContainerHostname` of every call (multi-container endpoints)',
+      env: 'TARGET_CONTAINER_HOSTNAME',
+      functionDefault: 'none',
+    })),
+  }).check(atLeastOneTarget).optional().meta(meta({ description: 'where every call goes on the endpoint' })),
+  models: modelsSchema.optional().meta(meta({
+    description: 'the allow-list of `POST /models/{name}/invocations`: public name → `{inferenceComponent, targetModel, '
+      + 'targetVariant, targetContainerHostname}` (any, at least one; unnamed fields fall back to `model.target`); other names '
+      + 'get `404 unknown_model`. Names: ' + MODEL_NAME_TEXT,
+    env: 'MODELS',
+    functionDefault: 'none',
+  })),
 };
+
+/** A KMS key for the endpoint's storage volume, on the sources that create an endpoint. */
+const kmsKeyArn = text(
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/,
+  'the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)',
+)
+  .optional().meta(meta({
+    description: '`bundled`, `builtin`: the KMS key that encrypts the endpoint\'s storage volume (instance types without local '
+      + 'NVMe storage; SageMaker takes no key for serverless variants and local-storage types, whose storage it encrypts itself)',
+    defaultText: 'a key the stack creates (rotation on), where the variant takes one',
+  }));
 
 const SOURCE_DESCRIPTION = '`bundled`: the model-server image from `model-server/Dockerfile` on an endpoint the stack '
   + 'creates; `builtin`: SageMaker\'s built-in image-classification algorithm with `modelDataUrl`; `existing`: only '
@@ -162,6 +275,7 @@ const SOURCE_DESCRIPTION = '`bundled`: the model-server image from `model-server
 const bundledModel = section({
   source: z.literal('bundled').default('bundled').meta(meta({ description: SOURCE_DESCRIPTION })),
   variant: variant.meta(meta({ description: 'the production variant (`bundled`, `builtin`)' })),
+  kmsKeyArn,
   ...modelContract,
 });
 
@@ -177,6 +291,7 @@ const builtinModel = section({
   }).meta(meta({
     description: '`builtin`: `s3://bucket/key` of the training job\'s `model.tar.gz` (the endpoint role may read exactly this object)',
   })),
+  kmsKeyArn,
   ...modelContract,
 });
 
@@ -240,8 +355,22 @@ const apiSettings = section({
   })),
   throttleRateLimit: int(1, 10000).default(10).meta(meta({ description: 'stage-wide steady requests per second' })),
   throttleBurstLimit: int(1, 5000).default(20).meta(meta({ description: 'stage-wide burst' })),
+  healthRateLimit: int(1, 10000).optional().meta(meta({
+    description: 'steady requests per second of keyless `GET`/`HEAD /health` (a method throttle of its own)',
+    defaultText: '`5`, at most `api.throttleRateLimit`',
+  })),
+  healthBurstLimit: int(1, 5000).optional().meta(meta({
+    description: 'burst of keyless `GET`/`HEAD /health`',
+    defaultText: '`10`, at most `api.throttleBurstLimit`',
+  })),
   apiKeyRequired: bool().default(true).meta(meta({
     description: 'require `x-api-key` (all routes but `/health`), with a key and a usage plan',
+  })),
+  routes: routesSchema.optional().meta(meta({
+    description: `routes served besides \`GET /health\`, any of ${ROUTE_NAMES.map((r) => `\`${r}\``).join(', ')}; others `
+      + 'answer `404 not_found`. Serving `invocations` makes every media type binary for API Gateway (`*/*`)',
+    env: 'ROUTES',
+    functionDefault: ROUTE_NAMES.join(','),
   })),
   quota: quota.prefault({ limit: 10000, period: 'DAY' }).meta(meta({ description: 'usage-plan quota per key' })),
   logRetentionDays: retention().default(30).meta(meta({ description: 'access log retention, days' })),
@@ -365,6 +494,18 @@ export function labelSetName(m: ModelSettings): typeof LABEL_SET_NAMES[number] |
   return m.labels ?? (m.source === 'bundled' ? 'imagenet-1k' : m.source === 'builtin' ? 'caltech-256' : 'none');
 }
 
+/**
+ * Why a variant's endpoint config may not name a KMS key, or `undefined` when it may: SageMaker
+ * refuses `KmsKeyId` for serverless variants and for instance types with local NVMe storage.
+ */
+export function storageKeyRefusal(v: { readonly type: string; readonly instanceType?: string }): string | undefined {
+  if (v.type === 'serverless') return 'a serverless endpoint takes no KMS key (SageMaker manages its storage)';
+  if (v.instanceType !== undefined && hasLocalInstanceStorage(v.instanceType)) {
+    return `${v.instanceType} has local NVMe storage, which the instance encrypts itself; SageMaker refuses a KMS key for it`;
+  }
+  return undefined;
+}
+
 /** Classes of each shipped label file (its number of lines; a test counts them). */
 export const LABEL_CLASSES: Readonly<Record<typeof LABEL_SET_NAMES[number], number>> = {
   'imagenet-1k': 1000,
@@ -399,6 +540,17 @@ export const stageSchema = section({
   const maxImageBytes = s.function.maxImageBytes;
   if (maxImageBytes !== undefined && maxImageBytes > limit) {
     fail(['function', 'maxImageBytes'], `must be an integer from 1024 to ${limit}, the endpoint's payload limit`);
+  }
+  if (m.source !== 'existing' && m.kmsKeyArn !== undefined) {
+    const refusal = storageKeyRefusal(m.variant);
+    if (refusal) fail(['model', 'kmsKeyArn'], `${refusal}: leave model.kmsKeyArn out`);
+  }
+  const a = s.api;
+  if (a.healthRateLimit !== undefined && a.healthRateLimit > a.throttleRateLimit) {
+    fail(['api', 'healthRateLimit'], `api.healthRateLimit (${a.healthRateLimit}) must not exceed api.throttleRateLimit (${a.throttleRateLimit})`);
+  }
+  if (a.healthBurstLimit !== undefined && a.healthBurstLimit > a.throttleBurstLimit) {
+    fail(['api', 'healthBurstLimit'], `api.healthBurstLimit (${a.healthBurstLimit}) must not exceed api.throttleBurstLimit (${a.throttleBurstLimit})`);
   }
   const e = s.rollout.endpoint;
   if (e.trafficRouting !== 'allAtOnce' && m.source !== 'existing' && m.variant.type === 'instance') {
@@ -437,6 +589,8 @@ export type EndpointRolloutConfig = RolloutConfig['endpoint'];
 export type ModelOutput = NonNullable<ModelSettings['output']>;
 export type PreprocessMode = NonNullable<FunctionSettings['preprocess']>;
 export type LogLevel = FunctionSettings['logLevel'];
+/** One `InvokeEndpoint` target: any of the four fields. */
+export type InvocationTarget = DeepReadonly<z.output<typeof invocationTargetSchema>>;
 
 /**
  * The alarm thresholds, resolved: every field set. The `alarms` section of cdk.json and the

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { QUOTA_PERIOD_HOURS, QuotaPeriod, REALTIME_MAX_IMAGE_BYTES, SERVERLESS_MAX_IMAGE_BYTES } from './aws-facts';
 import {
-  AlarmThresholds, ApiSettings, FunctionSettings, isServerless, LABEL_CLASSES, LABEL_SET_NAMES, labelSetName,
+  AlarmThresholds, ApiSettings, FunctionSettings, InvocationTarget, isServerless, LABEL_CLASSES, LABEL_SET_NAMES, labelSetName,
   ModelOutput, ModelSettings, RolloutConfig, stageSchema,
 } from './schema';
 
@@ -50,7 +50,24 @@ export interface ModelContract {
   readonly contentType?: string;
   /** Whether the model answers probabilities or logits (`MODEL_OUTPUT`). @default the function's */
   readonly output?: ModelOutput;
+  /** `Content-Type` of `/invocations` requests that carry none (`INVOCATIONS_CONTENT_TYPE`). @default the function's */
+  readonly invocationsContentType?: string;
+  /** `Accept` of `/invocations` requests that carry none (`INVOCATIONS_ACCEPT`). @default the function's (none) */
+  readonly invocationsAccept?: string;
+  /** Default target of every call (`TARGET_*`). @default none */
+  readonly target?: InvocationTarget;
+  /** The per-request allow-list (`MODELS`). @default none: every `/models/{name}` is unknown */
+  readonly models?: Readonly<Record<string, InvocationTarget>>;
 }
+
+/** The REST API's settings, with the `/health` throttle resolved. */
+export interface ApiConfig extends Omit<ApiSettings, 'timeoutSeconds' | 'healthRateLimit' | 'healthBurstLimit'> {
+  /** Method throttle of keyless `GET`/`HEAD /health`: at most the stage's. */
+  readonly healthThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/** `/health`'s default method throttle, when the stage's is not lower. */
+export const HEALTH_THROTTLE_DEFAULTS = { rateLimit: 5, burstLimit: 10 } as const;
 
 /** Lambda settings of a stage, with the model-dependent values derived. */
 export interface FunctionConfig extends Omit<FunctionSettings, 'maxImageBytes'> {
@@ -90,7 +107,7 @@ export interface StageConfig {
   readonly model: ModelSettings;
   readonly modelContract: ModelContract;
   readonly function: FunctionConfig;
-  readonly api: Omit<ApiSettings, 'timeoutSeconds'>;
+  readonly api: ApiConfig;
   readonly timeouts: Timeouts;
   readonly alarms: AlarmsConfig;
   readonly rollout: RolloutConfig;
@@ -167,7 +184,7 @@ export function parseStage(stageName: string, raw: unknown): StageConfig {
   const s = parsed.data;
 
   const labels = labelSetName(s.model);
-  const { timeoutSeconds, ...api } = s.api;
+  const { timeoutSeconds, healthRateLimit, healthBurstLimit, ...api } = s.api;
   const { datapointsToAlarm, invocationsPerHour, ...alarms } = s.alarms;
   return {
     stageName,
@@ -178,6 +195,10 @@ export function parseStage(stageName: string, raw: unknown): StageConfig {
       labels: labels === 'none' ? undefined : LABEL_SETS[labels],
       contentType: s.model.contentType,
       output: s.model.output,
+      invocationsContentType: s.model.invocations?.contentType,
+      invocationsAccept: s.model.invocations?.accept,
+      target: s.model.target,
+      models: s.model.models,
     },
     function: {
       ...s.function,
@@ -186,7 +207,13 @@ export function parseStage(stageName: string, raw: unknown): StageConfig {
       // The bundled model has 1000 classes: returning all of them by default helps nobody.
       defaultTopK: s.function.defaultTopK ?? (s.model.source === 'bundled' ? 5 : undefined),
     },
-    api,
+    api: {
+      ...api,
+      healthThrottle: {
+        rateLimit: healthRateLimit ?? Math.min(HEALTH_THROTTLE_DEFAULTS.rateLimit, api.throttleRateLimit),
+        burstLimit: healthBurstLimit ?? Math.min(HEALTH_THROTTLE_DEFAULTS.burstLimit, api.throttleBurstLimit),
+      },
+    },
     timeouts: deriveTimeouts(timeoutSeconds),
     alarms: {
       ...alarms,
@@ -215,6 +242,9 @@ export function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
     const value = gotValue(issue);
     const options = issue.options.filter((o) => o !== undefined).join(', ');
     message = value === undefined ? `is required (one of: ${options})` : `must be one of: ${options} (got ${JSON.stringify(value)})`;
+  } else if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+    // A record key (a model name) that breaks its rule: the key's own message says which.
+    message = issue.issues[0].message;
   } else if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ');
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys} (${issue.message})`;
