@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -13,6 +14,11 @@ import { FunctionCode } from './constructs/inference-function';
 import { EndpointGuardrails, ExistingEndpoint, IInferenceEndpoint, ModelImage, SageMakerEndpoint } from './constructs/model-endpoint';
 import { alarmName, MODEL_ROLLBACK_ALARMS } from './constructs/operations';
 import { SagefrontApi } from './constructs/sagefront-api';
+
+/** The key named in cdk.json (`model.kmsKeyArn`), else undefined: the endpoint creates its own. */
+function storageKey(scope: Construct, arn: string | undefined): kms.IKey | undefined {
+  return arn === undefined ? undefined : kms.Key.fromKeyArn(scope, 'StorageKey', arn);
+}
 
 /** Paths of the parts the stack packages, all inside one repository. */
 export interface SourceLayout {
@@ -63,6 +69,7 @@ export class SagefrontStack extends Stack {
             file: source.modelServerDockerfile ?? 'model-server/Dockerfile',
           }),
           variant: model.variant,
+          storageKey: storageKey(this, model.kmsKeyArn),
           guardrails: guardrails(model.variant),
         });
         break;
@@ -71,6 +78,7 @@ export class SagefrontStack extends Stack {
           image: ModelImage.builtinImageClassification(),
           modelDataUrl: model.modelDataUrl,
           variant: model.variant,
+          storageKey: storageKey(this, model.kmsKeyArn),
           guardrails: guardrails(model.variant),
         });
         break;
@@ -95,6 +103,7 @@ export class SagefrontStack extends Stack {
       timeout: Duration.millis(config.timeouts.integrationMs),
       serverless: model.source === 'existing' ? model.serverless : model.variant.type === 'serverless',
       labelsFile: contract.labels ? `labels/${contract.labels.file}` : undefined,
+      routes: api.routes,
       function: {
         memorySize: fn.memoryMb,
         defaultTopK: fn.defaultTopK,
@@ -103,6 +112,10 @@ export class SagefrontStack extends Stack {
         modelOutput: contract.output,
         preprocess: fn.preprocess,
         preprocessMaxSide: fn.preprocessMaxSide,
+        invocationsContentType: contract.invocationsContentType,
+        invocationsAccept: contract.invocationsAccept,
+        target: contract.target,
+        models: contract.models,
         reservedConcurrentExecutions: fn.reservedConcurrency,
         logRetention: fn.logRetentionDays as logs.RetentionDays,
         logLevel: fn.logLevel as lambda.ApplicationLogLevel,
@@ -110,6 +123,7 @@ export class SagefrontStack extends Stack {
       api: {
         throttleRateLimit: api.throttleRateLimit,
         throttleBurstLimit: api.throttleBurstLimit,
+        healthThrottle: api.healthThrottle,
         apiKey: api.apiKeyRequired
           ? { quotaLimit: api.quota.limit, quotaPeriod: api.quota.period as apigw.Period }
           : undefined,

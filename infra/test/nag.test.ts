@@ -3,12 +3,14 @@
  * synthesis throw; these tests synthesize every stage and model source under AwsSolutionsChecks,
  * and prove the gate can fail (a non-compliant construct, a dropped acknowledgement).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { addNagChecks, addStages } from '../lib/app';
-import { StageConfig } from '../lib/config';
-import { FIXTURE, stageConfig, testApp } from './helpers';
+import { parseStage, StageConfig } from '../lib/config';
+import { FIXTURE, REPO_ROOT, stageConfig, testApp } from './helpers';
 
 function synthWithNag(config: StageConfig): void {
   const app = testApp();
@@ -27,6 +29,11 @@ describe('AwsSolutionsChecks: zero unacknowledged findings', () => {
     ['with an alarm e-mail (KMS-encrypted topic)', () => stageConfig('prod', { alarms: { email: 'ops@example.com' } })],
     ['with an existing alarm topic', () => stageConfig('dev', { alarms: { topicArn: 'arn:aws:sns:us-east-1:123456789012:oncall' } })],
     ['prod with a linear function rollout', () => stageConfig('prod', { rollout: { function: 'linear10PercentEvery1Minute' } })],
+    ['prod with CORS (preflights and the /health 405 mock)', () => stageConfig('prod', { api: { corsAllowOrigin: '*' } })],
+    ['prod on a local-storage instance type (no KMS key)', () => stageConfig('prod', { model: { variant: { instanceType: 'ml.g5.xlarge' } } })],
+    ['prod with a KMS key named in cdk.json', () => stageConfig('prod', { model: { kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' } })],
+    ['the example stage: an existing endpoint with inference components',
+      () => parseStage('llm', JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'infra', 'examples', 'llm-stage.json'), 'utf8')))],
   ];
   test.each(cases)('%s', (_name, config) => {
     expect(() => synthWithNag(config())).not.toThrow();

@@ -229,16 +229,15 @@ describe('Lambda', () => {
 });
 
 describe('REST API', () => {
-  test('binary media types, stage throttling, tracing and JSON access logs', () => {
+  test('regional endpoint, stage throttling, tracing and JSON access logs', () => {
     const t = dev();
     t.hasResourceProperties('AWS::ApiGateway::RestApi', {
-      BinaryMediaTypes: ['image/*', 'application/x-image', 'application/octet-stream'],
       EndpointConfiguration: { Types: ['REGIONAL'] },
     });
     t.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'dev',
       TracingEnabled: true,
-      MethodSettings: [{ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 }],
+      MethodSettings: Match.arrayWith([Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })]),
       AccessLogSetting: {
         DestinationArn: Match.anyValue(),
         Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
@@ -251,22 +250,27 @@ describe('REST API', () => {
     t.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 
-  test('routes: / and {proxy+} forward everything, /health never needs a key', () => {
+  test('routes: / and {proxy+} forward everything with a key in prod; /health GET and HEAD reach the function without one', () => {
     const t = prod();
-    const methods = resourcesOf(t, 'AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(3);
-    for (const [, m] of methods) {
-      expect(m.Properties).toMatchObject({ HttpMethod: 'ANY', Integration: { Type: 'AWS_PROXY', TimeoutInMillis: 29000 } });
-    }
     const paths = Object.fromEntries(resourcesOf(t, 'AWS::ApiGateway::Resource')
       .map(([id, r]) => [id, r.Properties.PathPart]));
-    const byPath = (part: string | undefined) => methods.find(([, m]) => {
+    const methods = resourcesOf(t, 'AWS::ApiGateway::Method').map(([, m]) => {
       const ref = (m.Properties.ResourceId as { Ref?: string }).Ref;
-      return part === undefined ? ref === undefined : paths[ref!] === part;
-    })![1].Properties;
-    expect(byPath('health').ApiKeyRequired).toBe(false);
-    expect(byPath('{proxy+}').ApiKeyRequired).toBe(true);
-    expect(byPath(undefined).ApiKeyRequired).toBe(true);
+      const integration = m.Properties.Integration as { Type: string; TimeoutInMillis?: number };
+      return { path: ref === undefined ? '/' : paths[ref], method: m.Properties.HttpMethod, key: m.Properties.ApiKeyRequired, type: integration.Type };
+    });
+    expect(methods).toEqual(expect.arrayContaining([
+      { path: '/', method: 'ANY', key: true, type: 'AWS_PROXY' },
+      { path: '{proxy+}', method: 'ANY', key: true, type: 'AWS_PROXY' },
+      { path: 'health', method: 'GET', key: false, type: 'AWS_PROXY' },
+      { path: 'health', method: 'HEAD', key: false, type: 'AWS_PROXY' },
+      { path: 'health', method: 'ANY', key: false, type: 'MOCK' },
+    ]));
+    expect(methods).toHaveLength(5);
+    for (const [, m] of resourcesOf(t, 'AWS::ApiGateway::Method')) {
+      const integration = m.Properties.Integration as { Type: string; TimeoutInMillis?: number };
+      if (integration.Type === 'AWS_PROXY') expect(integration.TimeoutInMillis).toBe(29000);
+    }
   });
 
   test('one Lambda permission for the whole API', () => {
@@ -322,9 +326,17 @@ describe('REST API', () => {
     }
   });
 
-  test('CORS, when configured: preflight on every resource and the header on gateway errors', () => {
+  test('CORS, when configured: preflight on every resource, treating bodies as text, and the header on gateway errors', () => {
     const { template: t } = synthStage(stageConfig('dev', { api: { corsAllowOrigin: 'https://app.example.com' } }));
-    expect(resourcesOf(t, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS')).toHaveLength(3);
+    const preflights = resourcesOf(t, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
+    expect(preflights).toHaveLength(3);
+    // With every media type binary (the stage serves /invocations), a mock that maps a binary
+    // body answers 500; as text it answers the preflight.
+    for (const [, m] of preflights) {
+      expect(m.Properties.Integration).toMatchObject({
+        Type: 'MOCK', ContentHandling: 'CONVERT_TO_TEXT', IntegrationResponses: [{ ContentHandling: 'CONVERT_TO_TEXT' }],
+      });
+    }
     t.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'DEFAULT_4XX',
       ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'" }),

@@ -1,7 +1,13 @@
 /**
  * The public REST API in front of the function: routes, binary media types, stage throttling,
- * API key and usage plan, JSON access logs, X-Ray, optional CORS and WAF, and Gateway Responses
- * that keep API Gateway's own errors in the contract's `{"error": {"code", "message"}}` shape.
+ * API key and usage plan, JSON access logs, X-Ray, optional CORS and WAF, a TLS 1.2+ security
+ * policy, and Gateway Responses that keep API Gateway's own errors in the contract's
+ * `{"error": {"code", "message"}}` shape.
+ *
+ * `/health` is the one keyless route: `GET` and `HEAD` reach the function under a small method
+ * throttle of their own; every other method is answered `405` by API Gateway itself (a mock
+ * integration), so an anonymous caller can neither send a body to the function nor use up the
+ * throttle that keyed clients share on the function's routes.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -9,10 +15,44 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { API_DEFAULTS } from '../config/schema';
+import { API_DEFAULTS, RouteName } from '../config/schema';
+import { HEALTH_THROTTLE_DEFAULTS } from '../config/stage';
 
-/** Media types API Gateway passes to the function as base64 (and returns as binary). */
+/** Media types API Gateway passes to the function as base64 (and returns as binary): the image routes'. */
 export const BINARY_MEDIA_TYPES = ['image/*', 'application/x-image', 'application/octet-stream'];
+
+/**
+ * Every media type binary: `/invocations` takes and returns any body, which must pass untouched
+ * in both directions. JSON bodies then reach the function base64-encoded too (a third larger).
+ */
+export const ALL_MEDIA_TYPES_BINARY = ['*/*'];
+
+/** The binary media types the routes a stage serves need (`undefined`: all routes). */
+export function binaryMediaTypesFor(routes?: readonly RouteName[]): string[] {
+  return routes === undefined || routes.includes('invocations') ? ALL_MEDIA_TYPES_BINARY : BINARY_MEDIA_TYPES;
+}
+
+/**
+ * The TLS security policy of the API's `execute-api` endpoint: TLS 1.3 and TLS 1.2, the latter
+ * with forward-secret AEAD ciphers only, and post-quantum hybrid key exchange where the client
+ * offers it. (A REST API created without one gets the legacy `TLS_1_0`.) Source: API Gateway
+ * Developer Guide, "Supported security policies", Regional and private APIs.
+ */
+export const API_SECURITY_POLICY = 'SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09';
+
+/** Methods of `/health` that reach the function; any other is answered `405` by API Gateway. */
+export const HEALTH_METHODS = ['GET', 'HEAD'] as const;
+
+/**
+ * Request content types the `405` mock of `/health` maps (a mock integration only runs through
+ * a request template, and API Gateway selects templates by exact media type). A request with
+ * another `Content-Type` gets `415 unsupported_media_type` from API Gateway instead, still
+ * without reaching the function.
+ */
+export const HEALTH_MOCK_CONTENT_TYPES = [
+  'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/octet-stream',
+  'application/x-image', 'image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/bmp', 'text/csv', 'application/xml',
+] as const;
 
 /** Usage plan quota of {@link InferenceApiProps.apiKey}. */
 export interface ApiKeyOptions {
@@ -33,6 +73,24 @@ export interface InferenceApiProps {
   readonly throttleRateLimit?: number;
   /** Burst capacity for the stage. @default `api.throttleBurstLimit`'s default in the settings schema */
   readonly throttleBurstLimit?: number;
+  /**
+   * Method throttle of keyless `GET`/`HEAD /health`.
+   * @default 5 requests per second, burst 10, at most the stage's
+   */
+  readonly healthThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * The function's routes the stage serves; with `invocations` every media type is binary
+   * (`*\/*`), otherwise the image types are. @default all routes
+   */
+  readonly routes?: readonly RouteName[];
+  /** TLS security policy of the `execute-api` endpoint. @default {@link API_SECURITY_POLICY} */
+  readonly securityPolicy?: string;
+  /**
+   * Endpoint access mode, required with an enhanced security policy: `STRICT` refuses requests
+   * whose TLS SNI or endpoint type does not match this API; `BASIC` is for migrations.
+   * @default 'STRICT'
+   */
+  readonly endpointAccessMode?: 'STRICT' | 'BASIC';
   /**
    * When set, every route except `GET /health` needs an `x-api-key`, and the stack creates a key
    * and a usage plan with this quota. @default no API key
@@ -111,19 +169,33 @@ export class InferenceApi extends Construct {
       rateLimit: props.throttleRateLimit ?? API_DEFAULTS.throttleRateLimit,
       burstLimit: props.throttleBurstLimit ?? API_DEFAULTS.throttleBurstLimit,
     };
+    const healthThrottle = props.healthThrottle ?? {
+      rateLimit: Math.min(HEALTH_THROTTLE_DEFAULTS.rateLimit, throttle.rateLimit),
+      burstLimit: Math.min(HEALTH_THROTTLE_DEFAULTS.burstLimit, throttle.burstLimit),
+    };
+    if (healthThrottle.rateLimit > throttle.rateLimit || healthThrottle.burstLimit > throttle.burstLimit) {
+      throw new Error(`healthThrottle (${healthThrottle.rateLimit}/s, burst ${healthThrottle.burstLimit}) must not exceed the `
+        + `stage's throttle (${throttle.rateLimit}/s, burst ${throttle.burstLimit})`);
+    }
 
     this.restApiName = props.restApiName ?? `sagefront-${props.stageName}`;
     this.stageName = props.stageName;
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: this.restApiName,
-      description: 'sagefront: image classification in front of a SageMaker endpoint',
+      description: 'sagefront: a public API in front of a SageMaker endpoint',
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      binaryMediaTypes: BINARY_MEDIA_TYPES,
+      binaryMediaTypes: binaryMediaTypesFor(props.routes),
       cloudWatchRole: false,
       deployOptions: {
         stageName: props.stageName,
         throttlingRateLimit: throttle.rateLimit,
         throttlingBurstLimit: throttle.burstLimit,
+        // Keyless /health gets a bucket of its own, so anonymous callers cannot use up the
+        // stage's, which keyed clients share.
+        methodOptions: Object.fromEntries(HEALTH_METHODS.map((m) => [`/health/${m}`, {
+          throttlingRateLimit: healthThrottle.rateLimit,
+          throttlingBurstLimit: healthThrottle.burstLimit,
+        }])),
         tracingEnabled: true,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify({
@@ -157,6 +229,12 @@ export class InferenceApi extends Construct {
     // RestApi adds an `Endpoint` output of its own; the stack exports the URL as `ApiUrl`.
     this.api.node.tryRemoveChild('Endpoint');
 
+    // TLS 1.2 or later on the execute-api endpoint. The L2 RestApi has no property for it yet;
+    // CloudFormation's AWS::ApiGateway::RestApi does (SecurityPolicy, EndpointAccessMode).
+    const cfnApi = this.api.node.defaultChild as apigw.CfnRestApi;
+    cfnApi.securityPolicy = props.securityPolicy ?? API_SECURITY_POLICY;
+    cfnApi.endpointAccessMode = props.endpointAccessMode ?? 'STRICT';
+
     // The function routes by path itself (404/405 in the contract's shape), so the API forwards
     // everything: `/` and `/{proxy+}` need a key when keys are on; `/health` never does.
     const integration = new apigw.LambdaIntegration(props.handler, {
@@ -167,7 +245,24 @@ export class InferenceApi extends Construct {
     });
     this.api.root.addMethod('ANY', integration, { apiKeyRequired: keyRequired });
     this.api.root.addResource('{proxy+}').addMethod('ANY', integration, { apiKeyRequired: keyRequired });
-    this.api.root.addResource('health').addMethod('ANY', integration, { apiKeyRequired: false });
+    const health = this.api.root.addResource('health');
+    for (const method of HEALTH_METHODS) health.addMethod(method, integration, { apiKeyRequired: false });
+    // API Gateway prefers an explicit method over ANY: this answers every other method.
+    health.addMethod('ANY', healthMethodNotAllowed(cors), {
+      apiKeyRequired: false,
+      methodResponses: [{
+        statusCode: '405',
+        responseParameters: Object.fromEntries(Object.keys(healthNotAllowedHeaders(cors)).map((h) => [h, true])),
+      }],
+    });
+    // Mock integrations (the 405 above, CORS preflights) treat bodies as text: with `*/*` binary,
+    // API Gateway cannot apply a mapping template to a binary body and answers 500. The L2 CORS
+    // options have no content handling, so the preflights' is set on their CloudFormation method.
+    for (const method of this.api.methods.filter((m) => m.httpMethod === 'OPTIONS')) {
+      const cfn = method.node.defaultChild as apigw.CfnMethod;
+      cfn.addPropertyOverride('Integration.ContentHandling', 'CONVERT_TO_TEXT');
+      cfn.addPropertyOverride('Integration.IntegrationResponses.0.ContentHandling', 'CONVERT_TO_TEXT');
+    }
 
     for (const r of CONTRACT_RESPONSES) {
       this.api.addGatewayResponse(`Response${pascal(r.type.responseType)}`, {
@@ -237,6 +332,38 @@ export class InferenceApi extends Construct {
   get url(): string {
     return this.api.url;
   }
+}
+
+/** Headers of `/health`'s `405`, as integration-response mappings. */
+function healthNotAllowedHeaders(cors: string | undefined): Record<string, string> {
+  return {
+    'method.response.header.Allow': `'${HEALTH_METHODS.join(', ')}'`,
+    'method.response.header.Content-Type': "'application/json'",
+    'method.response.header.x-request-id': 'context.requestId',
+    ...(cors === undefined ? {} : { 'method.response.header.Access-Control-Allow-Origin': `'${cors}'` }),
+  };
+}
+
+/**
+ * The contract's `405 method_not_allowed` for `/health`, from API Gateway itself: no function
+ * call, no body forwarded. The one integration response has no selection pattern, so it answers
+ * whatever the mock returns; the message is the function's own wording.
+ */
+function healthMethodNotAllowed(cors: string | undefined): apigw.MockIntegration {
+  const allow = HEALTH_METHODS.join(', ');
+  return new apigw.MockIntegration({
+    passthroughBehavior: apigw.PassthroughBehavior.NEVER,
+    contentHandling: apigw.ContentHandling.CONVERT_TO_TEXT,
+    requestTemplates: Object.fromEntries(HEALTH_MOCK_CONTENT_TYPES.map((t) => [t, '{"statusCode": 405}'])),
+    integrationResponses: [{
+      statusCode: '405',
+      contentHandling: apigw.ContentHandling.CONVERT_TO_TEXT,
+      responseParameters: healthNotAllowedHeaders(cors),
+      responseTemplates: {
+        'application/json': `{"error":{"code":"method_not_allowed","message":"$context.httpMethod is not allowed on /health; use ${allow}"}}`,
+      },
+    }],
+  });
 }
 
 function pascal(s: string): string {

@@ -4,13 +4,19 @@
  * the one SageMaker permission it has.
  */
 import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { FUNCTION_DEFAULTS, ModelOutput, PreprocessMode } from '../config/schema';
+import { z } from 'zod';
+import { LAMBDA_ENVIRONMENT_MAX_BYTES } from '../config/aws-facts';
+import {
+  FUNCTION_DEFAULTS, InvocationTarget, invocationTargetSchema, ModelOutput, modelsSchema, PreprocessMode, ROUTE_NAMES,
+  RouteName, routesSchema,
+} from '../config/schema';
+import { formatIssue } from '../config/stage';
 import { IInferenceEndpoint } from './model-endpoint';
 
 /** Where the Lambda's code lives inside the execution environment. */
@@ -136,6 +142,26 @@ export interface InferenceFunctionProps {
   readonly preprocessMaxSide?: number;
   /** `CORS_ALLOW_ORIGIN`: the function's `Access-Control-Allow-Origin`. @default unset: CORS off */
   readonly corsAllowOrigin?: string;
+  /**
+   * `ROUTES`: the routes served besides `GET /health` (`predictions`, `resize`, `invocations`).
+   * @default unset: the function serves all of them
+   */
+  readonly routes?: readonly RouteName[];
+  /** `INVOCATIONS_CONTENT_TYPE`: `Content-Type` of `/invocations` requests without one. @default unset: the function's */
+  readonly invocationsContentType?: string;
+  /** `INVOCATIONS_ACCEPT`: `Accept` of `/invocations` requests without one. @default unset: none is sent */
+  readonly invocationsAccept?: string;
+  /**
+   * `TARGET_*`: where every call goes on the endpoint. An inference component named here is
+   * added to the function's `InvokeEndpoint` permission. @default unset: SageMaker chooses
+   */
+  readonly target?: InvocationTarget;
+  /**
+   * `MODELS`: the allow-list of `POST /models/{name}/invocations`, public name → target. Every
+   * inference component named here is added to the function's `InvokeEndpoint` permission.
+   * @default unset: no per-request models
+   */
+  readonly models?: Readonly<Record<string, InvocationTarget>>;
   /** @default none */
   readonly reservedConcurrentExecutions?: number;
   /** @default `function.logRetentionDays`'s default in the settings schema */
@@ -166,6 +192,10 @@ export class InferenceFunction extends Construct {
     if (props.labelsFile !== undefined && (path.isAbsolute(props.labelsFile) || props.labelsFile.includes('..'))) {
       throw new Error(`labelsFile must be a path inside the workspace (got ${props.labelsFile})`);
     }
+    // The same rules as cdk.json's (and the function's), for callers of the construct library.
+    const routes = props.routes && check('routes', routesSchema, props.routes);
+    const target = props.target && check('target', invocationTargetSchema, props.target);
+    const models = props.models && check('models', modelsSchema, props.models);
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? (FUNCTION_DEFAULTS.logRetentionDays as logs.RetentionDays),
@@ -174,7 +204,7 @@ export class InferenceFunction extends Construct {
     // An explicit role instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'sagefront function: its own logs, X-Ray, and InvokeEndpoint on one endpoint',
+      description: 'sagefront function: its own logs, X-Ray, and InvokeEndpoint on one endpoint (and its named inference components)',
     });
     this.role.addToPolicy(new iam.PolicyStatement({
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -182,7 +212,7 @@ export class InferenceFunction extends Construct {
     }));
     this.role.addToPolicy(new iam.PolicyStatement({
       actions: ['sagemaker:InvokeEndpoint'],
-      resources: [props.endpoint.endpointArn],
+      resources: [props.endpoint.endpointArn, ...inferenceComponentArns(this, target, models)],
     }));
 
     // Derived values, always set: the endpoint, the timeout ordering and the payload limit follow
@@ -203,10 +233,20 @@ export class InferenceFunction extends Construct {
       PREPROCESS: props.preprocess,
       PREPROCESS_MAX_SIDE: props.preprocessMaxSide,
       CORS_ALLOW_ORIGIN: props.corsAllowOrigin,
+      // Canonical order, so reordering the list in cdk.json changes nothing.
+      ROUTES: routes && ROUTE_NAMES.filter((r) => routes.includes(r)).join(','),
+      INVOCATIONS_CONTENT_TYPE: props.invocationsContentType,
+      INVOCATIONS_ACCEPT: props.invocationsAccept,
+      TARGET_INFERENCE_COMPONENT: target?.inferenceComponent,
+      TARGET_MODEL: target?.targetModel,
+      TARGET_VARIANT: target?.targetVariant,
+      TARGET_CONTAINER_HOSTNAME: target?.targetContainerHostname,
+      MODELS: models && JSON.stringify(models),
     };
     for (const [name, value] of Object.entries(optional)) {
       if (value !== undefined) environment[name] = String(value);
     }
+    checkEnvironmentSize(environment);
 
     this.function = props.code._bind(this, {
       architecture: lambda.Architecture.ARM_64,
@@ -235,6 +275,61 @@ export class InferenceFunction extends Construct {
         + 'resource-level permissions, so "*" is the only possible resource.',
     });
   }
+}
+
+/** `value` parsed with `schema`, or an Error that names the property and what is wrong. */
+function check<T>(property: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value, { reportInput: true });
+  if (!parsed.success) throw new Error(formatIssue(`invalid ${property}`, parsed.error.issues[0]));
+  return parsed.data;
+}
+
+/**
+ * The ARNs IAM evaluates for `sagemaker:InvokeEndpoint` with an `InferenceComponentName`, for
+ * every inference component the function may name: `InvokeEndpoint`'s resource types are
+ * `endpoint` and `inference-component`, whose ARN is
+ * `arn:${Partition}:sagemaker:${Region}:${Account}:inference-component/${InferenceComponentName}`
+ * (Service Authorization Reference, "Actions, resources, and condition keys for Amazon
+ * SageMaker", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+ * SageMaker writes names lowercased in ARNs, as with endpoints. None when none is named.
+ */
+export function inferenceComponentArns(
+  scope: Construct, target?: InvocationTarget, models?: Readonly<Record<string, InvocationTarget>>,
+): string[] {
+  const names = [target, ...Object.values(models ?? {})]
+    .map((t) => t?.inferenceComponent?.toLowerCase())
+    .filter((n): n is string => n !== undefined);
+  return [...new Set(names)].sort().map((name) => Stack.of(scope).formatArn({
+    service: 'sagemaker',
+    resource: 'inference-component',
+    resourceName: name,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  }));
+}
+
+/** The longest value a variable that is still a token (the endpoint's generated name) can take. */
+const UNRESOLVED_VALUE_BYTES = 63;
+
+/**
+ * Bytes Lambda counts for `environment`: the variables as one JSON object. A value CloudFormation
+ * fills in later counts as its longest possible value (a SageMaker name: 63 characters).
+ */
+export function environmentBytes(environment: Readonly<Record<string, string>>): number {
+  const measured = Object.fromEntries(Object.entries(environment)
+    .map(([k, v]) => [k, Token.isUnresolved(v) ? 'x'.repeat(UNRESOLVED_VALUE_BYTES) : v]));
+  return Buffer.byteLength(JSON.stringify(measured), 'utf8');
+}
+
+/** Throws, naming the largest variables, when the environment exceeds Lambda's 4 KB. */
+function checkEnvironmentSize(environment: Readonly<Record<string, string>>): void {
+  const bytes = environmentBytes(environment);
+  if (bytes <= LAMBDA_ENVIRONMENT_MAX_BYTES) return;
+  const largest = Object.keys(environment)
+    .map((k) => [k, environmentBytes({ [k]: environment[k] })] as const)
+    .sort((a, b) => b[1] - a[1]).slice(0, 3)
+    .map(([k, n]) => `${k} (${n} bytes)`).join(', ');
+  throw new Error(`the function's environment is ${bytes} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_MAX_BYTES} bytes `
+    + `(4 KB, measured as JSON); the largest variables: ${largest}. Shorten the allow-list of models (MODELS) or the targets`);
 }
 
 function shellQuote(s: string): string {

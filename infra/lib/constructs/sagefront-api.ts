@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import {
   FunctionDeployment, MAX_API_TIMEOUT_SECONDS, QuotaPeriod, REALTIME_MAX_IMAGE_BYTES, SERVERLESS_MAX_IMAGE_BYTES,
 } from '../config/aws-facts';
-import { API_DEFAULTS, AlarmThresholdsInput } from '../config/schema';
+import { API_DEFAULTS, AlarmThresholdsInput, RouteName } from '../config/schema';
 import { defaultInvocationsPerHour, deriveTimeouts } from '../config/stage';
 import { FunctionRollout } from './function-rollout';
 import { InferenceApi, InferenceApiProps } from './inference-api';
@@ -27,6 +27,7 @@ import { FUNCTION_ROLLBACK_ALARMS, Operations, WatchedEndpoint } from './operati
 /** The function's settings; each unset one keeps the function's (or the construct's) default. */
 export type SagefrontFunctionOptions = Pick<InferenceFunctionProps,
   'memorySize' | 'defaultTopK' | 'modelContentType' | 'modelOutput' | 'preprocess' | 'preprocessMaxSide'
+  | 'invocationsContentType' | 'invocationsAccept' | 'target' | 'models'
   | 'reservedConcurrentExecutions' | 'logRetention' | 'logLevel' | 'aliasName'> & {
   /** `MAX_IMAGE_BYTES`, at most the endpoint's payload limit. @default the endpoint's payload limit */
   readonly maxImageBytes?: number;
@@ -34,7 +35,8 @@ export type SagefrontFunctionOptions = Pick<InferenceFunctionProps,
 
 /** The REST API's settings. */
 export type SagefrontApiOptions = Pick<InferenceApiProps,
-  'throttleRateLimit' | 'throttleBurstLimit' | 'apiKey' | 'accessLogRetention' | 'corsAllowOrigin' | 'webAclArn'>;
+  'throttleRateLimit' | 'throttleBurstLimit' | 'healthThrottle' | 'apiKey' | 'accessLogRetention' | 'corsAllowOrigin'
+  | 'webAclArn' | 'securityPolicy' | 'endpointAccessMode'>;
 
 /** Alarms and where they go. */
 export interface SagefrontAlarmOptions {
@@ -83,6 +85,12 @@ export interface SagefrontApiProps {
    * @default none: predictions carry class indices only
    */
   readonly labelsFile?: string;
+  /**
+   * The routes served besides `GET /health` (the function's `ROUTES`); they also set the API's
+   * binary media types (`*\/*` with `invocations`, else the image types).
+   * @default all: `predictions`, `resize`, `invocations`
+   */
+  readonly routes?: readonly RouteName[];
   /** @default the function's and the settings schema's defaults */
   readonly function?: SagefrontFunctionOptions;
   /** @default the settings schema's defaults, with an API key and usage plan (10000 requests a day) */
@@ -133,12 +141,14 @@ export class SagefrontApi extends Construct {
       invokeTimeout: Duration.millis(timeouts.invokeMs),
       maxImageBytes,
       corsAllowOrigin: props.api?.corsAllowOrigin,
+      routes: props.routes,
     });
 
     const api = props.api ?? { apiKey: { quotaLimit: API_DEFAULTS.quota.limit, quotaPeriod: API_DEFAULTS.quota.period as apigw.Period } };
     this.inferenceApi = new InferenceApi(this, 'Api', {
       ...api,
       handler: this.inferenceFunction.alias,
+      routes: props.routes,
       stageName,
       restApiName: namePrefix,
       integrationTimeout: Duration.millis(timeouts.integrationMs),
