@@ -367,8 +367,9 @@ const apiSettings = section({
     description: 'require `x-api-key` (all routes but `/health`), with a key and a usage plan',
   })),
   routes: routesSchema.optional().meta(meta({
-    description: `routes served besides \`GET /health\`, any of ${ROUTE_NAMES.map((r) => `\`${r}\``).join(', ')}; others `
-      + 'answer `404 not_found`. Serving `invocations` makes every media type binary for API Gateway (`*/*`)',
+    description: `the routes served besides \`GET /health\`: a list of any of ${ROUTE_NAMES.map((r) => `\`${r}\``).join(', ')} `
+      + '(the function gets them comma-separated); the others answer `404 not_found`. Serving `invocations` makes every '
+      + 'media type binary for API Gateway (`*/*`)',
     env: 'ROUTES',
     functionDefault: ROUTE_NAMES.join(','),
   })),

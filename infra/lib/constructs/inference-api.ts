@@ -86,8 +86,8 @@ export interface InferenceApiProps {
   /** TLS security policy of the `execute-api` endpoint. @default {@link API_SECURITY_POLICY} */
   readonly securityPolicy?: string;
   /**
-   * Endpoint access mode, required with an enhanced security policy: `STRICT` refuses requests
-   * whose TLS SNI or endpoint type does not match this API; `BASIC` is for migrations.
+   * Endpoint access mode, required with an enhanced security policy: `STRICT` (what AWS
+   * recommends for production) or `BASIC` (meant for migrations, e.g. of a custom domain).
    * @default 'STRICT'
    */
   readonly endpointAccessMode?: 'STRICT' | 'BASIC';
