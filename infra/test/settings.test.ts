@@ -19,7 +19,7 @@ import { REPO_ROOT, stageConfig, synthStage, resourcesOf } from './helpers';
  * owner pastes the regenerated one (`npm run --silent settings-table`). Set it back to
  * 'docs/deploy.md' in the same change.
  */
-const SETTINGS_TABLE_DOC: string | undefined = undefined;
+const SETTINGS_TABLE_DOC: string | undefined = 'docs/deploy.md';
 
 /** The function's configuration module: the one place its defaults live. */
 const FUNCTION_CONFIG = 'function/src/config.rs';

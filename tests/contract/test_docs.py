@@ -81,3 +81,11 @@ def test_the_construct_example_in_the_deploy_guide_is_the_file_a_test_compiles()
     example = ROOT / "infra" / "examples" / "existing-endpoint.ts"
     quoted = [b.code for b in md.blocks(ROOT / "docs" / "deploy.md") if b.lang == "ts"]
     assert quoted == [example.read_text()], "docs/deploy.md's TypeScript example differs from " + str(example)
+
+
+def test_the_stage_example_in_the_deploy_guide_is_the_file_jest_synthesizes():
+    """docs/deploy.md quotes infra/examples/llm-stage.json, which infra/test/invocations.test.ts
+    validates and synthesizes: the quote must stay that file."""
+    example = ROOT / "infra" / "examples" / "llm-stage.json"
+    quoted = [b.code for b in md.blocks(ROOT / "docs" / "deploy.md") if b.lang == "json"]
+    assert example.read_text() in quoted, "docs/deploy.md does not quote " + str(example) + " as it is"

@@ -114,8 +114,17 @@ def check_table(status, body, arg, contract):
     assert lines[1].split()[0] == "1" and lines[1].endswith(TOP_LABEL), lines
 
 
+def check_invocations(status, body, arg, contract):
+    """The model's own answer, unchanged: the local classifier's 1000 probabilities."""
+    assert status == 200, body[:300]
+    scores = json.loads(body)
+    assert isinstance(scores, list) and len(scores) == 1000, str(scores)[:300]
+    labels = (ROOT / "labels" / "imagenet-1k.txt").read_text().splitlines()
+    assert labels[max(range(1000), key=scores.__getitem__)] == TOP_LABEL
+
+
 CHECKS = {"health": check_health, "predictions": check_predictions, "resize": check_resize,
-          "image": check_image, "table": check_table}
+          "image": check_image, "table": check_table, "invocations": check_invocations}
 
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=str)
