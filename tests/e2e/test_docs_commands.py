@@ -77,7 +77,7 @@ def check_predictions(status, body, arg, contract):
     assert status == 200, body
     answer = json.loads(body)
     contract.validate(answer, "PredictionResponse")
-    assert len(answer["predictions"]) == int(arg) and answer["classes"] == 1000
+    assert len(answer["predictions"]) == int(arg) and answer["classes"] == 1000, answer
     assert answer["predictions"][0]["label"] == TOP_LABEL, answer
 
 
