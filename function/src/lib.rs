@@ -7,7 +7,8 @@
 //! - [`request`]: reading headers, query parameters and bodies (JSON, base64, raw images);
 //! - [`image`]: formats, resize specs, the memory budget, the decode–resize–encode pipeline;
 //! - [`model`]: the endpoint seam and its SageMaker adapter, model output, top-k, labels;
-//! - [`config`] (environment, read once) and [`error`] (the contract's errors);
+//! - [`config`] (environment, read once), [`error`] (the contract's errors) and [`logs`] (the
+//!   log format);
 //! - [`fuzzing`]: the entry points the fuzz targets and their corpus test share.
 
 pub mod api;
@@ -15,5 +16,6 @@ pub mod config;
 pub mod error;
 pub mod fuzzing;
 pub mod image;
+pub mod logs;
 pub mod model;
 pub mod request;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lambda_http::{Error, service_fn};
 use sagefront_function::api::{App, panics};
 use sagefront_function::config::Config;
+use sagefront_function::logs::LogSettings;
 use sagefront_function::model::labels::Labels;
 use sagefront_function::model::sagemaker::{self, SageMakerEndpoint};
 
@@ -15,8 +16,8 @@ const WARM_UP_BUDGET: Duration = Duration::from_secs(1);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=JSON.
-    lambda_http::tracing::init_default_subscriber();
+    // AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=JSON, as lambda_http's default subscriber.
+    LogSettings::from_lookup(|name| std::env::var(name).ok()).init();
     panics::log_panics();
 
     let config = Config::from_env()?;
@@ -41,10 +42,12 @@ async fn main() -> Result<(), Error> {
         .await;
     tracing::info!(endpoint = %config.endpoint_name, labels = labels.len(), "initialised");
 
-    // Lives as long as the process; 'static so the runtime's worker tasks can share it.
-    let app: &'static App<_> = Box::leak(Box::new(App::new(config, labels, endpoint)));
-    // One invocation at a time, or AWS_LAMBDA_MAX_CONCURRENCY at once where Lambda sets it.
-    lambda_http::run_concurrent(service_fn(move |req| async move {
+    let app = App::new(config, labels, endpoint);
+    // One invocation at a time, as Lambda sends them. (Lambda Managed Instances'
+    // AWS_LAMBDA_MAX_CONCURRENCY would need lambda_http's `concurrency-tokio` feature and
+    // `run_concurrent`: a second instantiation of the runtime's service stack, ~40 KB of the
+    // zip, for a mode the stack does not deploy.)
+    lambda_http::run(service_fn(|req| async {
         Ok::<_, Infallible>(app.handle(req).await)
     }))
     .await

@@ -84,6 +84,19 @@ async fn no_time_left_is_504_without_calling_the_model() {
 }
 
 #[tokio::test]
+async fn a_deadline_already_past_is_an_emulators_and_is_ignored() {
+    // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000` (its timeout, not a time).
+    let ep = FakeEndpoint::answering(FIVE);
+    let mut ctx = Context::default();
+    ctx.request_id = "req-emulated".to_owned();
+    ctx.deadline = 600_000;
+    let req = post("/predictions", Some("image/jpeg"), JPEG.to_vec()).with_lambda_context(ctx);
+    let (status, _, _) = call(&app(&ep, &[("INVOKE_TIMEOUT_MS", "2500")]), req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ep.seen.lock().unwrap()[0].timeout, Duration::from_millis(2500));
+}
+
+#[tokio::test]
 async fn without_a_deadline_the_call_gets_invoke_timeout_ms() {
     let ep = FakeEndpoint::answering(FIVE);
     let (status, _, _) = call(

@@ -101,14 +101,12 @@ impl<E: Endpoint> App<E> {
             .and_then(|t| HeaderValue::from_str(t).ok())
             .unwrap_or(HeaderValue::from_static(UNKNOWN_TYPE));
         let headers = custom_attributes_header(&answer).into_iter().collect();
-        // Text that is UTF-8 travels as text, anything else base64-encoded: either way API
-        // Gateway hands the caller the model's bytes unchanged.
-        let body = match String::from_utf8(Vec::from(answer.body)) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        };
+        // lambda_http turns the body into the Lambda response by its Content-Type: text types
+        // (text/*, JSON, XML, YAML) as text in their charset, anything else base64-encoded. API
+        // Gateway then hands the caller the model's bytes unchanged (a text answer that is not
+        // UTF-8 is the exception: it arrives converted to UTF-8).
         Ok(Payload {
-            body,
+            body: Body::Binary(Vec::from(answer.body)),
             content_type,
             headers,
         })

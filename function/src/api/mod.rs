@@ -44,6 +44,7 @@ pub struct App<E> {
     endpoint: E,
     image_budget: MemoryBudget,
     warned_label_mismatch: AtomicBool,
+    warned_past_deadline: AtomicBool,
 }
 
 /// What a request did, for its log line.
@@ -81,6 +82,7 @@ impl<E: Endpoint> App<E> {
             labels,
             endpoint,
             warned_label_mismatch: AtomicBool::new(false),
+            warned_past_deadline: AtomicBool::new(false),
         }
     }
 
@@ -186,7 +188,20 @@ impl<E: Endpoint> App<E> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        if deadline_ms <= now_ms {
+            // Lambda hands out deadlines in the future. One already past is an emulator's
+            // (cargo lambda watch sends its timeout, 600000, where the epoch time belongs):
+            // not a deadline to cut the call to zero for.
+            if !self.warned_past_deadline.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    deadline_ms,
+                    now_ms,
+                    "the invocation's deadline is already past: ignoring deadlines that are, INVOKE_TIMEOUT_MS applies"
+                );
+            }
+            return configured;
+        }
+        let left = Duration::from_millis(deadline_ms - now_ms);
         configured.min(left.saturating_sub(DEADLINE_MARGIN))
     }
 
