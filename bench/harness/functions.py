@@ -171,16 +171,21 @@ def spawn_rust(
     workdir: Path,
     first_event: Optional[bytes] = None,
     binary: Path = RUST_BINARY,
+    kind: str = "rust",
+    extra_env: Optional[dict] = None,
 ) -> FunctionProcess:
-    """The Rust function, its release binary as `bootstrap` would run in provided.al2023."""
+    """The Rust function, its release binary as `bootstrap` would run in provided.al2023.
+
+    `kind` names the build (its log is `KIND.log`); `extra_env` is added to Lambda's environment
+    (e.g. a glibc malloc tunable)."""
     env = lambda_env(
         endpoint_name,
         sagemaker_url,
         str(workdir),
         # No image decoding: the overhead benchmark sends the bytes through untouched.
-        {"PREPROCESS": "off", "LAMBDA_TASK_ROOT": str(workdir)},
+        {"PREPROCESS": "off", "LAMBDA_TASK_ROOT": str(workdir), **(extra_env or {})},
     )
-    return FunctionProcess("rust", [str(Path(binary).resolve())], env, workdir, workdir / "rust.log", first_event)
+    return FunctionProcess(kind, [str(Path(binary).resolve())], env, workdir, workdir / f"{kind}.log", first_event)
 
 
 def spawn_python(
@@ -204,6 +209,11 @@ def spawn_python(
 SPAWNERS = {"rust": spawn_rust, "python": spawn_python}
 
 
+def is_rust(kind: str) -> bool:
+    """Whether `kind` is a build of the Rust function ("rust", "rust-previous", ...)."""
+    return kind.startswith("rust")
+
+
 def fake_image(size: int, seed: int = 7) -> bytes:
     """`size` bytes that start like a JPEG file (the Rust function checks the magic bytes)."""
     header = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -220,7 +230,7 @@ def runtime_only_event(kind: str) -> bytes:
     """An event each implementation answers without calling SageMaker: the cost of the Lambda
     runtime, event parsing, routing and the response. Rust: `GET /health`; the Python
     reference has no such route, so: `POST /` without image data (its 400 path)."""
-    if kind == "rust":
+    if is_rust(kind):
         return _apigw_event("GET", "/health", None)
     return _apigw_event("POST", "/", "{}")
 

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .machine import describe
+
 LUA = r"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -108,7 +110,7 @@ def main(argv=None):
         script = Path(tmp, "post.lua")
         script.write_text(LUA % {"body": body})
         runs = [run_wrk(args.url, script, int(c), args.duration) for c in args.connections.split(",")]
-    result = {"image_bytes": len(image), "duration_s": args.duration, "runs": runs}
+    result = {"machine": describe(), "image_bytes": len(image), "duration_s": args.duration, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
 

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from .machine import describe
+
 LEVELS = (1, 2, 4)
 
 
@@ -139,6 +141,7 @@ def main(argv=None):
             proc.wait()
         log.close()
     result = {
+        "machine": describe(),
         "ready_s": ready_s,
         "images": [{"name": n, "bytes": len(b)} for n, b in images],
         "levels": levels,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .fake_sagemaker import probabilities_body
 from .functions import REFERENCE_DIR, ROOT, TARGET_DIR
+from .machine import describe
 
 CLASS_COUNTS = (257, 1_000, 21_843)
 
@@ -110,7 +111,7 @@ def main(argv=None):
     ap.add_argument("--skip-rust", action="store_true", help="time the Python side only")
     args = ap.parse_args(argv)
     args.inputs.mkdir(parents=True, exist_ok=True)
-    result = {"python": python_side(args.inputs)}
+    result = {"machine": describe(), "python": python_side(args.inputs)}
     for row in result["python"]:
         print(f"[postprocess] python {row['what']:12} {row['k']:6} {row['classes']:>6}: {row['median_ns'] / 1e3:10.1f} us", flush=True)
     if not args.skip_rust:

@@ -1,6 +1,10 @@
-"""Turns the JSON results of one `scripts/bench` run into BENCHMARKS.md's generated section and a
-PNG chart. Only the text between `<!-- bench:begin -->` and `<!-- bench:end -->` is replaced;
-the rest of BENCHMARKS.md (other engineers' sections) is left as it is.
+"""Turns the JSON results of `scripts/bench` into BENCHMARKS.md's generated blocks and a PNG chart.
+
+Each step (lambda, package, postprocess, model, load) owns one block between
+`<!-- bench:STEP:begin -->` and `<!-- bench:STEP:end -->`, with its own command and machine.
+Only the blocks of steps that have results are rewritten, so `scripts/bench --only lambda`
+leaves the other steps' published results, and everything outside the blocks (hand-written
+analysis, other engineers' sections), as they are.
 
     python -m harness.report --results DIR --markdown BENCHMARKS.md --chart bench/benchmarks.png
 """
@@ -13,18 +17,21 @@ import statistics
 from pathlib import Path
 from typing import Optional
 
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HEADING = "## Rust function vs the original's Python handler"
-COMMAND = "scripts/bench"
-
+STEPS = ("lambda", "package", "postprocess", "model", "load")
+RESULT_FILES = {"lambda": "lambda", "package": "package", "postprocess": "postprocess",
+                "model": "model_server", "load": "load"}
+PREVIOUS, RUST, PYTHON = "rust-previous", "rust", "python"
 SMALL_IMAGE = 10_000
-TARGETS = {
-    "cold": 20.0,
-    "cpu": 5.0,
-    "postprocess": 30.0,
-    "rss": 5.0,
-    "zip_bytes": 4_000_000,
-}
+LARGE_IMAGE = 4_000_000
+# Issue 16's targets: cold start against the Python original, CPU per request against the
+# previous build, RSS of small requests against the Python original; the zip's budget.
+TARGETS = {"cold": 20.0, "cpu_vs_previous": 0.10, "rss": 5.0, "zip_bytes": 4_000_000}
+DEFAULT_REQUESTS = 150
+
+
+def markers(step: str) -> tuple[str, str]:
+    return f"<!-- bench:{step}:begin -->", f"<!-- bench:{step}:end -->"
 
 
 def _load(results: Path, name: str) -> Optional[dict]:
@@ -53,6 +60,11 @@ def _ratio(x: float) -> str:
     return f"×{x:,.1f}" if x < 100 else f"×{x:,.0f}"
 
 
+def _change(new: float, old: float) -> str:
+    pct = (new / old - 1) * 100
+    return f"{'+' if pct >= 0 else '−'}{abs(pct):.1f} %"
+
+
 def _met(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
@@ -65,350 +77,392 @@ def _bytes(n: int) -> str:
     return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} KB"
 
 
-def summarize(results: Path) -> dict:
-    """Medians and ratios from the raw results; the report and the chart both use this."""
-    s: dict = {}
-    lam = _load(results, "lambda")
-    if lam:
-        s["machine"] = lam["machine_before"]
-        s["machine_after"] = lam["machine_after"]
-        s["started"] = lam["started"]
-        s["settings"] = lam["settings"]
-        cold = {}
-        for kind, samples in lam["cold"].items():
-            cold[kind] = {
-                "n": len(samples),
-                "wall_ms": _med([x["wall_ms"] for x in samples]),
-                "wall_p90_ms": _p90([x["wall_ms"] for x in samples]),
-                "init_ms": _med([x["init_ms"] for x in samples]),
-                "cpu_ms": _med([x["cpu_ms"] for x in samples]),
-                "init_cpu_ms": _med([x["init_cpu_ms"] for x in samples]),
-                "rss_kib": _med([x["rss_kib"] for x in samples]),
-            }
-        s["cold"] = cold
-        rows = {}
-        for w in lam["warm"]:
-            key = (w["classes"], w["k"], w["image_bytes"])
-            rows.setdefault(key, {})[w["kind"]] = {
-                "cpu_us": _med(w["cpu_us"]),
-                "cpu_p90_us": _p90(w["cpu_us"]),
-                "wall_us": _med(w["wall_us"]),
-                "n": len(w["cpu_us"]),
-            }
-        both = [
-            {"classes": c, "k": k, "image_bytes": b, **v, "ratio": v["python"]["cpu_us"] / v["rust"]["cpu_us"]}
-            for (c, k, b), v in rows.items()
-            if "rust" in v and "python" in v
-        ]
-        s["warm"] = [w for w in both if w["k"] > 0]
-        s["runtime_only"] = next((w for w in both if w["k"] == 0), None)
-        rss = {}
-        for r in lam["rss"]:
-            rss.setdefault(r.get("process", str(r["classes"])), {})[r["kind"]] = r
-        s["rss"] = rss
-    pkg = _load(results, "package")
-    if pkg:
-        s["package"] = pkg
-    pp = _load(results, "postprocess")
-    if pp and "rust" in pp:
-        rust = {(r["what"], r["k"], r["classes"]): r for r in pp["rust"]}
-        s["decode"] = {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "decode_base64"}
-        s["postprocess"] = [
-            {**p, "rust_ns": rust[(p["what"], p["k"], p["classes"])]["median_ns"],
-             "ratio": p["median_ns"] / rust[(p["what"], p["k"], p["classes"])]["median_ns"]}
-            for p in pp["python"]
-            if (p["what"], p["k"], p["classes"]) in rust
-        ]
-    for name in ("model_server", "load"):
-        data = _load(results, name)
-        if data:
-            s[name] = data
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def _machine(m: dict, after: Optional[dict] = None) -> str:
+    line = (f"Machine: {m.get('cpu', '?')}, {m.get('cpus', '?')} vCPU ({m.get('arch', '?')}), "
+            f"{m.get('mem_gib', '?')} GiB RAM, {m.get('os', '?')}, Linux {m.get('kernel', '?')}, "
+            f"{m.get('rustc', '?')}, Python {m.get('python', '?')}.")
+    load = m.get("loadavg")
+    if load:
+        line += f" Load average (1 min) at the start: {load[0]:.2f}"
+        if after and after.get("loadavg"):
+            line += f", at the end: {after['loadavg'][0]:.2f}"
+        line += "."
+    busy = sorted(set(m.get("busy", []) + (after or {}).get("busy", [])))
+    if busy:
+        line += (f" Other processes were using CPU at the start or end ({', '.join(busy)}): "
+                 "absolute numbers are noisier than on a quiet machine.")
+    return line
+
+
+def summarize_lambda(lam: dict) -> dict:
+    """Medians per kind from `lambda_bench`'s raw results."""
+    s: dict = {"machine": lam["machine_before"], "machine_after": lam["machine_after"],
+               "date": lam["started"][:10], "settings": lam["settings"], "builds": lam.get("builds", {})}
+    s["cold"] = {
+        kind: {
+            "n": len(samples),
+            "wall_ms": _med([x["wall_ms"] for x in samples]),
+            "wall_p90_ms": _p90([x["wall_ms"] for x in samples]),
+            "init_ms": _med([x["init_ms"] for x in samples]),
+            "cpu_ms": _med([x["cpu_ms"] for x in samples]),
+            "init_cpu_ms": _med([x["init_cpu_ms"] for x in samples]),
+            "rss_kib": _med([x["rss_kib"] for x in samples]),
+        }
+        for kind, samples in lam["cold"].items()
+    }
+    cpu: dict = {}
+    for w in lam["warm"]:
+        cpu.setdefault((w["classes"], w["k"], w["image_bytes"]), {})[w["kind"]] = {
+            "cpu_us": _med(w["cpu_us"]), "cpu_p90_us": _p90(w["cpu_us"]), "wall_us": _med(w["wall_us"]),
+            "n": len(w["cpu_us"]),
+        }
+    s["cpu"] = cpu
+    rss: dict = {}
+    for r in lam["rss"]:
+        rss.setdefault(r["process"], {})[r["kind"]] = r["vmhwm_kib"]
+    s["rss"] = rss
+    s["mmap"] = [
+        {**m, "after_first_kib": m["rss_kib"][0], "after_last_kib": m["rss_kib"][-1],
+         "growth_kib": m["rss_kib"][-1] - m["rss_kib"][0], "cpu_median_us": _med(m["cpu_us"]),
+         "requests": len(m["rss_kib"])}
+        for m in lam.get("mmap", [])
+    ]
+    s["kinds"] = [k for k in (PREVIOUS, RUST, PYTHON) if k in s["cold"]]
     return s
 
 
-def targets_table(s: dict) -> list[str]:
-    out = ["| target (same machine, same run) | measured | |", "| --- | --- | --- |"]
-    if "cold" in s:
-        r = s["cold"]["python"]["wall_ms"] / s["cold"]["rust"]["wall_ms"]
-        out.append(
-            f"| cold start ≥ 20× faster | {s['cold']['rust']['wall_ms']:.1f} ms vs "
-            f"{s['cold']['python']['wall_ms']:.0f} ms: {_ratio(r)} | {_met(r >= TARGETS['cold'])} |"
-        )
-    if "warm" in s:
-        for classes in sorted({w["classes"] for w in s["warm"]}):
-            rows = [w for w in s["warm"] if w["classes"] == classes and w["image_bytes"] == SMALL_IMAGE]
-            worst = min(rows, key=lambda w: w["ratio"])
-            best = max(rows, key=lambda w: w["ratio"])
-            out.append(
-                f"| CPU per warm request ≥ 5× lower, {classes:,} classes | ×{worst['ratio']:.1f} "
-                f"(worst: k={_k(worst['k'], classes)}, {_bytes(worst['image_bytes'])} image) to "
-                f"×{best['ratio']:.1f} | {_met(worst['ratio'] >= TARGETS['cpu'])} |"
-            )
-        sizes = [w for w in s["warm"] if w["image_bytes"] != SMALL_IMAGE]
-        if sizes:
-            out.append(
-                "| (no target) CPU per warm request, larger images, 257 classes | "
-                + ", ".join(f"×{w['ratio']:.1f} at {_bytes(w['image_bytes'])}" for w in sizes)
-                + " | see section 2 |"
-            )
-    if "postprocess" in s:
-        for classes in (257, 21_843):
-            rows = [p for p in s["postprocess"] if p["what"] == "postprocess" and p["classes"] == classes]
-            if rows:
-                worst = min(r["ratio"] for r in rows)
-                out.append(
-                    f"| post-processing ≥ 30× faster, {classes:,} classes | {_ratio(worst)} "
-                    f"(worse of k=5 and k=all) | {_met(worst >= TARGETS['postprocess'])} |"
-                )
-    if "rss" in s:
-        for name, v in s["rss"].items():
-            r, p = v["rust"]["vmhwm_kib"], v["python"]["vmhwm_kib"]
-            label = f"{int(name):,} classes" if name.isdigit() else name
-            out.append(f"| peak RSS ≤ 1/5, {label} | {r / 1024:.1f} vs {p / 1024:.1f} MiB: "
-                       f"1/{p / r:.1f} | {_met(p / r >= TARGETS['rss'])} |")
-    if "package" in s:
-        z = s["package"]["rust"]["zip_bytes"]
-        out.append(f"| zip ≤ 4 MB | {z:,} bytes | {_met(z <= TARGETS['zip_bytes'])} |")
-    return out
+def summarize(results: Path) -> dict:
+    """Everything the blocks and the chart need, by step (a step without results is absent)."""
+    s: dict = {}
+    lam = _load(results, RESULT_FILES["lambda"])
+    if lam:
+        s["lambda"] = summarize_lambda(lam)
+    pkg = _load(results, RESULT_FILES["package"])
+    if pkg:
+        s["package"] = pkg
+    pp = _load(results, RESULT_FILES["postprocess"])
+    if pp and "rust" in pp:
+        rust = {(r["what"], r["k"], r["classes"]): r for r in pp["rust"]}
+        s["postprocess"] = {
+            "machine": pp.get("machine", {}),
+            "decode": {(r["k"], r["classes"]): r["median_ns"] for r in pp["rust"] if r["what"] == "decode_base64"},
+            "rows": [
+                {**p, "rust_ns": rust[(p["what"], p["k"], p["classes"])]["median_ns"],
+                 "ratio": p["median_ns"] / rust[(p["what"], p["k"], p["classes"])]["median_ns"]}
+                for p in pp["python"]
+                if (p["what"], p["k"], p["classes"]) in rust
+            ],
+        }
+    for step in ("model", "load"):
+        data = _load(results, RESULT_FILES[step])
+        if data:
+            s[step] = data
+    return s
 
 
-def render(s: dict, chart_name: Optional[str]) -> str:
-    m = s.get("machine", {})
-    after = s.get("machine_after", {})
-    lines = [HEADING, "", BEGIN,
-             "<!-- Generated by scripts/bench (bench/harness/report.py): edits here are overwritten. -->", ""]
-    lines += [
-        f"Command: `{COMMAND}` (the Lambda runs started {s.get('started', '?')}). Every number below "
-        "comes from the latest run of its step on this machine (`scripts/bench --only STEP` reruns one).",
-        "",
-        f"Machine: {m.get('cpu', '?')}, {m.get('cpus', '?')} vCPU ({m.get('arch', '?')}), "
-        f"{m.get('mem_gib', '?')} GiB RAM, {m.get('os', '?')}, Linux {m.get('kernel', '?')}, "
-        f"{m.get('rustc', '?')}, Python {m.get('python', '?')}. Load average before/after the Lambda "
-        f"runs: {m.get('loadavg', ['?'])[0]:.2f} / {after.get('loadavg', ['?'])[0]:.2f}."
-        if m else "Machine: see the other sections.",
-    ]
-    busy = sorted(set(m.get("busy", []) + after.get("busy", [])))
-    if busy:
-        lines += ["", "**The machine was shared**: other engineers' builds and tests ran during the "
-                  f"benchmark ({', '.join(busy)} at the start or end). Ratios compare the two "
-                  "implementations in the same run, interleaved, so both saw the same load; absolute "
-                  "numbers are noisier than on a quiet machine."]
-    lines += ["", "### Targets", ""] + targets_table(s)
+def _build_name(kind: str, builds: dict) -> str:
+    if kind == PYTHON:
+        return "Python original"
+    rev = builds.get(kind)
+    name = "previous build" if kind == PREVIOUS else "this build"
+    return f"{name} ({rev})" if rev and rev != "previous build" else name
 
-    lines += ["", "### How it is measured", "",
-              "- Both implementations run as real Lambda processes against a local Runtime API "
-              "(`bench/harness/runtime_api.py`: `/2018-06-01/runtime/invocation/next`, `/response`, "
-              "`/error`, `/init/error`) and a fake SageMaker Runtime that answers "
-              "`POST /endpoints/{name}/invocations` at once with N probabilities in the built-in "
-              "algorithm's format (`bench/harness/fake_sagemaker.py`). Both receive the same API Gateway "
-              "REST proxy events with the original's JSON body (`{\"data\": base64, \"topk\": k}`).",
-              "- Rust: `target/release/sagefront-function`, a native x86_64 release build "
-              "(`cargo build --release -p sagefront-function`, LTO) of the code that ships as the arm64 "
-              "zip; `PREPROCESS=off` so no image is decoded (the bytes pass through, as in the original).",
-              "- Python: `bench/reference/handler.py`, the original's logic (boto3 `invoke_endpoint`, "
-              "`ast.literal_eval`, `numpy.argsort`, reverse, slice) without Chalice, under "
-              "`python -m awslambdaric handler.fn`; boto3 client created once at import.",
-              "- CPU: the function process's kernel CPU clock (`clock_getcpuclockid`: user + system, all "
-              "threads) read each time the process polls `next`, so one reading-to-reading difference is "
-              "exactly one invocation, runtime-client work and log writes included. Peak RSS: `VmHWM`.",
-              "- Cold start: from `exec` of the process (event already queued) until the emulator has the "
-              "first response: init + first invocation, including the Rust function's init-time "
-              "`GET /ping` connection warm-up to the fake SageMaker.",
+
+def lambda_rows(s: dict) -> list[dict]:
+    """The rows of the Lambda table: label, kind of value, value per kind, and the target."""
+    rows = [{"label": f"cold start: spawn → first response, median of {s['cold'][RUST]['n']}", "unit": "ms",
+             "values": {k: v["wall_ms"] for k, v in s["cold"].items()}, "target": "cold"}]
+    for classes, image in ((257, SMALL_IMAGE), (1_000, SMALL_IMAGE), (21_843, SMALL_IMAGE), (257, LARGE_IMAGE)):
+        row = s["cpu"].get((classes, 5, image))
+        if row:
+            rows.append({"label": f"CPU per request, {classes:,} classes, k = 5, {_bytes(image)} image", "unit": "µs",
+                         "values": {k: v["cpu_us"] for k, v in row.items()}, "target": "cpu",
+                         "n": {k: v["n"] for k, v in row.items()}})
+    for name, label, target in (("257", "peak RSS, small requests (257 classes, 10 KB images)", "rss"),
+                                (f"257, images to {LARGE_IMAGE // 1_000_000} MB",
+                                 f"peak RSS, {_bytes(LARGE_IMAGE)} images (257 classes)", None)):
+        if name in s["rss"]:
+            rows.append({"label": label, "unit": "KiB", "values": s["rss"][name], "target": target})
+    runtime_only = s["cpu"].get((257, 0, 0))
+    if runtime_only:
+        rows.append({"label": "CPU per event that calls no model (Rust: `GET /health`; Python: its 400 "
+                              "answer to a body without `data`)", "unit": "µs",
+                     "values": {k: v["cpu_us"] for k, v in runtime_only.items()}, "target": None})
+    return rows
+
+
+def _value(v: Optional[float], unit: str) -> str:
+    if v is None:
+        return "—"
+    if unit == "ms":
+        return f"{v:,.1f} ms"
+    if unit == "KiB":
+        return _mib(v)
+    return _fmt_us(v)
+
+
+def _verdict(row: dict, kinds: list[str]) -> tuple[str, str]:
+    """(target, met/missed) for a row."""
+    v = row["values"]
+    if row["target"] == "cold":
+        return "≥ ×20 faster than Python", _met(v[PYTHON] / v[RUST] >= TARGETS["cold"])
+    if row["target"] == "cpu":
+        if PREVIOUS not in kinds:
+            return "within 10 % of the previous build", "not measured: no `--baseline`"
+        return "within 10 % of the previous build", _met(v[RUST] / v[PREVIOUS] - 1 <= TARGETS["cpu_vs_previous"])
+    if row["target"] == "rss":
+        return "≤ 1/5 of Python's", _met(v[PYTHON] / v[RUST] >= TARGETS["rss"])
+    return "none (reported)", ""
+
+
+def render_lambda(s: dict, chart_name: Optional[str]) -> str:
+    kinds, builds, st = s["kinds"], s["builds"], s["settings"]
+    rows = lambda_rows(s)
+    head = ["", *(_build_name(k, builds) for k in kinds)]
+    if PREVIOUS in kinds:
+        head.append("this build vs previous")
+    head += ["Python ÷ this build", "target", ""]
+    lines = ["### Lambda: cold start, CPU per request, peak RSS", "",
+             "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 3)) + " | --- | --- |"]
+    for row in rows:
+        v = row["values"]
+        cells = [row["label"], *(_value(v.get(k), row["unit"]) for k in kinds)]
+        if PREVIOUS in kinds:
+            cells.append(_change(v[RUST], v[PREVIOUS]))
+        ratio = v[PYTHON] / v[RUST]
+        cells.append(f"1/{ratio:.1f}" if row["unit"] == "KiB" else _ratio(ratio))
+        cells += _verdict(row, kinds)
+        lines.append("| " + " | ".join(cells) + " |")
+
+    short = sorted({n for row in rows for n in row.get("n", {}).values() if n < st.get("requests", 0)})
+    command = "scripts/bench --only lambda" + (" --baseline PREVIOUS" if PREVIOUS in kinds else "")
+    lines += ["", f"Command: `{command}`, run on {s['date']}."
+              + (f" PREVIOUS is the release binary of commit {builds[PREVIOUS]}, built as this one is "
+                 "(`cargo build --release -p sagefront-function --locked` in a worktree of that commit, "
+                 "copied out of `target/release`)." if PREVIOUS in kinds else "")
+              + " Both Rust builds are native x86_64 release builds (LTO) of the code that ships as the "
+              "arm64 zip.", "",
+              _machine(s["machine"], s["machine_after"]), ""]
+    if st.get("requests", DEFAULT_REQUESTS) < DEFAULT_REQUESTS:
+        lines += ["**Quick run** (`--quick`, few samples): a smoke check of the harness, not numbers to "
+                  "publish.", ""]
+    lines += [f"Medians. Cold starts: {s['cold'][RUST]['n']} per implementation, rotating which goes first. "
+              f"CPU: {st.get('requests', '?')} requests per row after {st.get('warmup', '?')} unmeasured ones "
+              "(fewer when a row hit its "
+              f"{st.get('budget', '?')} s budget" + (f": {', '.join(map(str, short))} in some rows" if short else "")
+              + "), the implementations' processes taking turns in blocks of 10. Peak RSS: `VmHWM` of the "
+              "process that served the row's requests (the 4 MB images have a process of their own)."]
+
+    if s["mmap"]:
+        n = s["mmap"][0]["requests"]
+        lines += ["", f"#### glibc's mmap threshold: {n} requests of {_bytes(LARGE_IMAGE)} images, 257 classes", "",
+                  f"| process | RSS at rest | after request 1 | after request {n} | growth | peak (`VmHWM`) "
+                  "| CPU per request, median |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for m in s["mmap"]:
+            label = {("default", RUST): "this build, glibc's default (dynamic) threshold",
+                     ("mallopt in the code", PREVIOUS): "previous build: `mallopt(M_MMAP_THRESHOLD, 2 MiB)` "
+                                                        "in the code"}.get(
+                (m["variant"], m["kind"]), f"this build, `{m['variant']}` in its environment")
+            lines.append(f"| {label} | {_mib(m['rest_kib'])} | {_mib(m['after_first_kib'])} | "
+                         f"{_mib(m['after_last_kib'])} | {'+' if m['growth_kib'] >= 0 else '−'}"
+                         f"{_mib(abs(m['growth_kib']))} | {_mib(m['vmhwm_kib'])} | {_fmt_us(m['cpu_median_us'])} |")
+        lines += ["", "One process per row, the rows taking turns request by request; `VmRSS` is read "
+                  "once the process has polled for its next event, so it is what the process keeps "
+                  "between requests."]
+
+    lines += ["", "How it is measured:", "",
+              "- Every implementation runs as a real Lambda process against a local Runtime API "
+              "(`bench/harness/runtime_api.py`) and a fake SageMaker Runtime that answers at once with N "
+              "probabilities in the built-in algorithm's format (`bench/harness/fake_sagemaker.py`). All "
+              "receive the same API Gateway REST proxy events with the original's JSON body "
+              "(`{\"data\": base64, \"topk\": k}`).",
+              "- Rust: `PREPROCESS=off`, so no image is decoded (the bytes pass through, as in the "
+              "original). Python: `bench/reference/handler.py`, the original's logic (boto3 "
+              "`invoke_endpoint`, `ast.literal_eval`, `numpy.argsort`) without Chalice, under "
+              "`python -m awslambdaric`.",
+              "- CPU: the process's kernel CPU clock (user + system, all threads) read each time it polls "
+              "`next`, so one reading-to-reading difference is exactly one invocation, runtime client and "
+              "log line included. Cold start: from `exec` (event already queued) until the emulator has "
+              "the first response, the Rust function's init-time connection warm-up included.",
               "- Lambda gives a 128 MB function about 1/13 of a vCPU, so 100 µs of CPU here is about "
               "1.3 ms of latency and billed time there."]
+    if chart_name:
+        lines += ["", f"![Cold start, CPU per request and peak RSS of each build and the Python original]({chart_name})"]
+    return "\n".join(lines)
 
-    if "cold" in s:
-        c = s["cold"]
-        lines += ["", f"### 1. Cold start ({c['rust']['n']} each, alternating)", "",
-                  "| | Rust | Python | ratio |", "| --- | --- | --- | --- |"]
-        for key, label in (("wall_ms", "spawn → first response, median"),
-                           ("wall_p90_ms", "spawn → first response, p90"),
-                           ("init_ms", "spawn → first `next` poll (init), median"),
-                           ("cpu_ms", "CPU, init + first request, median"),
-                           ("init_cpu_ms", "CPU, init only, median")):
-            r, p = c["rust"][key], c["python"][key]
-            lines.append(f"| {label} | {r:,.1f} ms | {p:,.1f} ms | {_ratio(p / r)} |")
-        lines.append(f"| RSS after the first request | {c['rust']['rss_kib'] / 1024:.1f} MiB | "
-                     f"{c['python']['rss_kib'] / 1024:.1f} MiB | {_ratio(c['python']['rss_kib'] / c['rust']['rss_kib'])} |")
 
-    if "warm" in s:
-        st = s.get("settings", {})
-        lines += ["", "### 2. CPU per warm request", "",
-                  f"Median (and p90) over {st.get('requests', '?')} requests per row after "
-                  f"{st.get('warmup', '?')} unmeasured ones (fewer when a row hit its "
-                  f"{st.get('budget', '?')} s budget: n column). The last column is the Rust median "
-                  "scaled to a 128 MB Lambda (×13).", "",
-                  "| classes | k | image | Rust CPU | Python CPU | ratio | n (Rust/Python) | Rust at 128 MB |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for w in s["warm"]:
-            r, p = w["rust"], w["python"]
-            lines.append(
-                f"| {w['classes']:,} | {_k(w['k'], w['classes'])} | {_bytes(w['image_bytes'])} | "
-                f"{_fmt_us(r['cpu_us'])} ({_fmt_us(r['cpu_p90_us'])}) | "
-                f"{_fmt_us(p['cpu_us'])} ({_fmt_us(p['cpu_p90_us'])}) | {_ratio(w['ratio'])} | "
-                f"{r['n']}/{p['n']} | ~{r['cpu_us'] * 13 / 1e3:.1f} ms |")
+def render_package(pk: dict) -> str:
+    z = pk["rust"]["zip_bytes"]
+    return "\n".join([
+        "### Deployment package", "",
+        "| package | zipped | unzipped |", "| --- | ---: | ---: |",
+        f"| Rust: `bootstrap.zip` from `scripts/package` (arm64, release) | {z:,} bytes | "
+        f"{pk['rust']['unzipped_bytes']:,} bytes |",
+        f"| Python: `handler.py` + {', '.join(pk['requirements'])} (manylinux aarch64 wheels, Lambda Python "
+        f"{pk['lambda_python']}; boto3 from the runtime) | {pk['python']['zip_bytes']:,} bytes | "
+        f"{pk['python']['unzipped_bytes']:,} bytes |",
+        f"| Python, also pinning boto3 in the package (AWS's advice for a fixed SDK version) | "
+        f"{pk['python_with_boto3']['zip_bytes']:,} bytes | {pk['python_with_boto3']['unzipped_bytes']:,} bytes |",
+        "", f"Budget: {TARGETS['zip_bytes']:,} bytes, {_met(z <= TARGETS['zip_bytes'])}. Command: "
+        "`scripts/bench --only package`.",
+    ])
 
-    if s.get("runtime_only"):
-        ro = s["runtime_only"]
-        small = next(w for w in s["warm"] if w["classes"] == 257 and w["k"] == 5 and w["image_bytes"] == 10_000)
-        lines += ["", "Where a small request's CPU goes: the same processes answering an event that "
-                  "calls no model (Rust: `GET /health`; the reference has no such route, so its 400 path "
-                  "for a body without `data`). That is the runtime client, event parsing, routing, the "
-                  "response and the log line; the rest of a prediction is the SageMaker call and the "
-                  "post-processing.", "",
-                  "| | Rust | Python | ratio |", "| --- | ---: | ---: | ---: |",
-                  f"| event without a model call | {_fmt_us(ro['rust']['cpu_us'])} | {_fmt_us(ro['python']['cpu_us'])} | {_ratio(ro['ratio'])} |",
-                  f"| prediction, 257 classes, k = 5, 10 KB | {_fmt_us(small['rust']['cpu_us'])} | {_fmt_us(small['python']['cpu_us'])} | {_ratio(small['ratio'])} |",
-                  f"| difference: InvokeEndpoint + base64 + post-processing | "
-                  f"{_fmt_us(small['rust']['cpu_us'] - ro['rust']['cpu_us'])} | "
-                  f"{_fmt_us(small['python']['cpu_us'] - ro['python']['cpu_us'])} | "
-                  f"{_ratio((small['python']['cpu_us'] - ro['python']['cpu_us']) / (small['rust']['cpu_us'] - ro['rust']['cpu_us']))} |"]
 
-    if "rss" in s:
-        lines += ["", "### 3. Peak RSS", "",
-                  "`VmHWM` of each warm-request process after all its rows: one process per class count "
-                  "for the 10 KB rows, and one for the image-size rows.", "",
-                  "| process | Rust | Python | ratio |", "| --- | ---: | ---: | ---: |"]
-        for name, v in s["rss"].items():
-            r, p = v["rust"]["vmhwm_kib"], v["python"]["vmhwm_kib"]
-            label = f"{int(name):,} classes, 10 KB images" if name.isdigit() else f"{name.split(',')[0]} classes,{name.split(',', 1)[1]}"
-            lines.append(f"| {label} | {r / 1024:.1f} MiB | {p / 1024:.1f} MiB | {_ratio(p / r)} |")
-
-    if "package" in s:
-        pk = s["package"]
-        lines += ["", "### 4. Deployment package", "",
-                  "| package | zipped | unzipped |", "| --- | ---: | ---: |",
-                  f"| Rust: `bootstrap.zip` from `scripts/package` (arm64, release) | "
-                  f"{pk['rust']['zip_bytes']:,} bytes | {pk['rust']['unzipped_bytes']:,} bytes |",
-                  f"| Python: `handler.py` + {', '.join(pk['requirements'])} (manylinux aarch64 wheels, "
-                  f"Lambda Python {pk['lambda_python']}; boto3 from the runtime) | "
-                  f"{pk['python']['zip_bytes']:,} bytes | {pk['python']['unzipped_bytes']:,} bytes |",
-                  f"| Python, also pinning boto3 in the package (AWS's advice for a fixed SDK version) | "
-                  f"{pk['python_with_boto3']['zip_bytes']:,} bytes | "
-                  f"{pk['python_with_boto3']['unzipped_bytes']:,} bytes |"]
-
-    if "postprocess" in s:
-        lines += ["", "### 5. Post-processing alone (parse + top-k)", "",
-                  "Rust: criterion median (`function/benches/postprocess.rs`: `model_output::parse` + "
-                  "`top_k::top_k`). Python: timeit median of 7 runs of the reference's own "
-                  "`postprocess` (`ast.literal_eval`, `numpy.array`, `argsort()[::-1][:k]`). Same bytes "
-                  "on both sides.", "",
-                  "| step | classes | k | Rust | Python | ratio |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        for p in s["postprocess"]:
-            lines.append(f"| {p['what']} | {p['classes']:,} | {p['k'].removeprefix('k=')} | "
-                         f"{_fmt_us(p['rust_ns'] / 1e3)} | {_fmt_us(p['median_ns'] / 1e3)} | {_ratio(p['ratio'])} |")
-
-    if "decode" in s:
-        d = s["decode"]
-        lines += ["", "Base64 decoding of the image (`request::decode_base64_in_place`), the step whose cost "
-                  "grows with the image, decoded into the request body's own buffer as the handler does: one "
-                  "unbroken line, and the same text wrapped at 76 columns (line breaks squeezed out in place "
-                  "first):", "",
+def render_postprocess(pp: dict) -> str:
+    lines = ["### Post-processing alone (parse + top-k)", "",
+             "| step | classes | k | Rust | Python | ratio |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for p in pp["rows"]:
+        lines.append(f"| {p['what']} | {p['classes']:,} | {p['k'].removeprefix('k=')} | "
+                     f"{_fmt_us(p['rust_ns'] / 1e3)} | {_fmt_us(p['median_ns'] / 1e3)} | {_ratio(p['ratio'])} |")
+    d = pp["decode"]
+    if d:
+        lines += ["", "Base64 decoding of the image (`decode_base64_in_place`), into the body's own buffer as "
+                  "the handler does: one unbroken line, and the same text wrapped at 76 columns:", "",
                   "| image | one line | wrapped at 76 | throughput, one line |", "| ---: | ---: | ---: | ---: |"]
         for size in sorted({k[1] for k in d}):
             one, wrapped = d.get(("one_line", size)), d.get(("wrapped", size))
             if one and wrapped:
-                encoded_mb = size * 4 / 3 / 1e6
                 lines.append(f"| {_bytes(size)} | {_fmt_us(one / 1e3)} | {_fmt_us(wrapped / 1e3)} | "
-                             f"{encoded_mb / (one / 1e9):,.0f} MB/s of base64 |")
+                             f"{size * 4 / 3 / 1e6 / (one / 1e9):,.0f} MB/s of base64 |")
+    lines += ["", "Command: `scripts/bench --only postprocess`. Rust: criterion median "
+              "(`function/benches/postprocess.rs`); Python: timeit median of 7 runs of the reference's "
+              "own `postprocess` (`ast.literal_eval`, `numpy.array`, `argsort()[::-1][:k]`). Same bytes on "
+              "both sides."]
+    if pp.get("machine"):
+        lines += ["", _machine(pp["machine"])]
+    return "\n".join(lines)
 
-    if "model_server" in s:
-        ms = s["model_server"]
-        lines += ["", "### 6. model-server (EfficientNet-Lite0, candle, CPU)", "",
-                  f"`sagefront-model-server serve` (release build), `POST /invocations` with "
-                  f"{' and '.join(i['name'] for i in ms['images'])} (scikit-learn's 640×427 JPEGs) from "
-                  "keep-alive clients on loopback. Ready (weights loaded) "
-                  f"{ms['ready_s']:.1f} s after spawn.", "",
-                  "| concurrency | requests | p50 latency | p90 latency | throughput | errors |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for lv in ms["levels"]:
-            lines.append(f"| {lv['concurrency']} | {lv['requests']} | {lv['p50_ms']:.1f} ms | "
-                         f"{lv['p90_ms']:.1f} ms | {lv['throughput_rps']:.1f} images/s | {lv['errors']} |")
 
+def render_model(ms: dict) -> str:
+    lines = ["### model-server (EfficientNet-Lite0, candle, CPU)", "",
+             "| concurrency | requests | p50 latency | p90 latency | throughput | errors |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for lv in ms["levels"]:
+        lines.append(f"| {lv['concurrency']} | {lv['requests']} | {lv['p50_ms']:.1f} ms | "
+                     f"{lv['p90_ms']:.1f} ms | {lv['throughput_rps']:.1f} images/s | {lv['errors']} |")
+    lines += ["", "Command: `scripts/bench --only model`: `sagefront-model-server serve` (release build), "
+              f"`POST /invocations` with {' and '.join(i['name'] for i in ms['images'])} (scikit-learn's "
+              f"640×427 JPEGs) from keep-alive clients on loopback. Ready (weights loaded) {ms['ready_s']:.1f} s "
+              "after spawn."]
+    if ms.get("machine"):
+        lines += ["", _machine(ms["machine"])]
+    return "\n".join(lines)
+
+
+def render_load(ld: dict) -> str:
+    lines = ["### The local stack under load (`wrk`)", "",
+             "| connections | requests | p50 | p90 | p99 | max | throughput | errors |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in ld["runs"]:
+        lines.append(f"| {r['connections']} | {r['requests']} | {r['p50_us'] / 1e3:.1f} ms | "
+                     f"{r['p90_us'] / 1e3:.1f} ms | {r['p99_us'] / 1e3:.1f} ms | {r['max_us'] / 1e3:.1f} ms | "
+                     f"{r['rps']:.1f} req/s | {r['errors']} |")
+    lines += ["", "Command: `scripts/bench --only load`: the stack `scripts/dev` starts (model-server and the "
+              "function under `cargo lambda watch`, debug builds, on loopback), `POST /predictions` with "
+              f"china.jpg ({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld['duration_s']} s "
+              f"per row; wrk's Lua hooks check every response. wrk: `{ld['runs'][0]['command']}` with `-c` as in "
+              "the table."]
+    if ld.get("machine"):
+        lines += ["", _machine(ld["machine"])]
+    return "\n".join(lines)
+
+
+def render(s: dict, chart_name: Optional[str]) -> dict[str, str]:
+    """The text of each block with results, markers included."""
+    bodies = {}
+    if "lambda" in s:
+        bodies["lambda"] = render_lambda(s["lambda"], chart_name)
+    if "package" in s:
+        bodies["package"] = render_package(s["package"])
+    if "postprocess" in s:
+        bodies["postprocess"] = render_postprocess(s["postprocess"])
+    if "model" in s:
+        bodies["model"] = render_model(s["model"])
     if "load" in s:
-        ld = s["load"]
-        lines += ["", "### 7. The local stack under load (`wrk`)", "",
-                  "The stack `scripts/dev` starts (model-server and the function under `cargo lambda "
-                  "watch`, debug builds, on loopback), `POST /predictions` with china.jpg "
-                  f"({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld['duration_s']} s "
-                  "per row; wrk's Lua hooks check every response (200 with predictions). Command: "
-                  f"`{ld['runs'][0]['command']}` with `-c` as in the table.", "",
-                  "| connections | requests | p50 | p90 | p99 | max | throughput | errors |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for r in ld["runs"]:
-            lines.append(f"| {r['connections']} | {r['requests']} | {r['p50_us'] / 1e3:.1f} ms | "
-                         f"{r['p90_us'] / 1e3:.1f} ms | {r['p99_us'] / 1e3:.1f} ms | {r['max_us'] / 1e3:.1f} ms | "
-                         f"{r['rps']:.1f} req/s | {r['errors']} |")
-
-    if chart_name:
-        lines += ["", f"![Rust vs Python: cold start, CPU per request, peak RSS, post-processing]({chart_name})"]
-    lines += ["", END]
-    return "\n".join(lines) + "\n"
+        bodies["load"] = render_load(s["load"])
+    blocks = {}
+    for step, body in bodies.items():
+        begin, end = markers(step)
+        blocks[step] = (f"{begin}\n<!-- Generated by `scripts/bench --only {step}` (bench/harness/report.py): "
+                        f"edits here are overwritten. -->\n\n{body}\n\n{end}")
+    return blocks
 
 
 def chart(s: dict, path: Path) -> None:
+    """Cold start, CPU per request and peak RSS per implementation (the Lambda step)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"Rust": "#b7410e", "Python": "#3572a5"}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), dpi=90)
-
-    def bars(ax, labels, rust, python, title, unit):
-        x = range(len(labels))
-        w = 0.38
-        ax.bar([i - w / 2 for i in x], rust, w, label="Rust", color=colors["Rust"])
-        ax.bar([i + w / 2 for i in x], python, w, label="Python", color=colors["Python"])
-        ax.set_xticks(list(x), labels, fontsize=8)
+    kinds = s["kinds"]
+    colors = {PREVIOUS: "#e8a27c", RUST: "#b7410e", PYTHON: "#3572a5"}
+    rows = lambda_rows(s)
+    panels = (("Cold start (median)", "ms", [r for r in rows if r["target"] == "cold"]),
+              ("CPU per request (median)", "µs", [r for r in rows if r["target"] == "cpu"]),
+              ("Peak RSS", "MiB", [r for r in rows if r["unit"] == "KiB"]))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), dpi=90, gridspec_kw={"width_ratios": [1, 3, 1.6]})
+    short = {"cold start": "spawn →\nfirst response", "peak RSS, small": "10 KB\nimages", "peak RSS, 4.0": "4 MB\nimages"}
+    for ax, (title, unit, prow) in zip(axes, panels):
+        w = 0.8 / len(kinds)
+        for i, kind in enumerate(kinds):
+            vals = [r["values"][kind] / (1024 if unit == "MiB" else 1) for r in prow]
+            ax.bar([j + (i - (len(kinds) - 1) / 2) * w for j in range(len(prow))], vals, w,
+                   label=_build_name(kind, s["builds"]), color=colors[kind])
+        labels = []
+        for r in prow:
+            key = next((k for k in short if r["label"].startswith(k)), None)
+            labels.append(short[key] if key else r["label"].removeprefix("CPU per request, ").replace(", ", "\n"))
+        ax.set_xticks(list(range(len(prow))), labels, fontsize=8)
         ax.set_yscale("log")
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit, fontsize=9)
-        for i, (r, p) in enumerate(zip(rust, python)):
-            ax.annotate(f"×{p / r:.0f}" if p / r >= 10 else f"×{p / r:.1f}", (i, max(r, p)),
-                        ha="center", va="bottom", fontsize=8)
         ax.grid(axis="y", alpha=0.3, which="both")
-
-    if "cold" in s:
-        c = s["cold"]
-        bars(axes[0][0], ["spawn → first response", "CPU (init + first)"],
-             [c["rust"]["wall_ms"], c["rust"]["cpu_ms"]], [c["python"]["wall_ms"], c["python"]["cpu_ms"]],
-             "1. Cold start (median)", "ms")
-        axes[0][0].legend(fontsize=8)
-    if "warm" in s:
-        rows = s["warm"]
-        bars(axes[0][1],
-             [f"{w['classes']}\nk={_k(w['k'], w['classes'])}\n{_bytes(w['image_bytes'])}" for w in rows],
-             [w["rust"]["cpu_us"] for w in rows], [w["python"]["cpu_us"] for w in rows],
-             "2. CPU per warm request (median)", "µs")
-    if "rss" in s:
-        items = list(s["rss"].items())
-        bars(axes[1][0], [f"{int(c):,} classes" if c.isdigit() else c.replace(", ", "\n") for c, _ in items],
-             [v["rust"]["vmhwm_kib"] / 1024 for _, v in items],
-             [v["python"]["vmhwm_kib"] / 1024 for _, v in items], "3. Peak RSS", "MiB")
-    if "postprocess" in s:
-        rows = [p for p in s["postprocess"] if p["what"] == "postprocess"]
-        bars(axes[1][1], [f"{p['classes']:,}\n{p['k']}" for p in rows],
-             [p["rust_ns"] / 1e3 for p in rows], [p["median_ns"] / 1e3 for p in rows],
-             "5. Post-processing: parse + top-k (median)", "µs")
-    fig.suptitle("sagefront: Rust Lambda vs the original's Python handler (same machine, same run)", fontsize=11)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("sagefront: the Rust function's builds vs the original's Python handler (same machine, same run)",
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def splice(markdown: Path, section: str) -> None:
-    """Replaces our heading and the text between the markers; appends them the first time."""
+def splice(markdown: Path, blocks: dict[str, str]) -> None:
+    """Replaces each given step's block; a block not in the file yet goes after the block of the
+    step before it (or after the section's heading, added at the end of the file if missing)."""
     text = markdown.read_text() if markdown.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        before = text[: text.index(BEGIN)].rstrip()
-        if before.endswith(HEADING):
-            before = before[: -len(HEADING)].rstrip()
-        after = text[text.index(END) + len(END) :].lstrip("\n")
-        text = before + "\n\n" + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
+    if HEADING not in text:
+        text = text.rstrip() + "\n\n" + HEADING + "\n"
+    for step in STEPS:
+        if step not in blocks:
+            continue
+        begin, end = markers(step)
+        if (begin in text) != (end in text) or (begin in text and text.index(begin) > text.index(end)):
+            raise SystemExit(f"{markdown}: the markers of the {step} block are broken; fix them by hand")
+        if begin in text:
+            text = text[: text.index(begin)] + blocks[step] + text[text.index(end) + len(end):]
+            continue
+        anchor = text.index(HEADING) + len(HEADING)
+        for prev in reversed(STEPS[: STEPS.index(step)]):
+            if markers(prev)[1] in text:
+                anchor = text.index(markers(prev)[1]) + len(markers(prev)[1])
+                break
+        rest = text[anchor:].lstrip("\n")
+        text = text[:anchor] + "\n\n" + blocks[step] + ("\n\n" + rest if rest else "\n")
     markdown.write_text(text)
+
+
+def _jsonable(x):
+    """`x` with tuple keys (classes, k, image bytes) written as strings, for summary.json."""
+    if isinstance(x, dict):
+        return {(" ".join(map(str, k)) if isinstance(k, tuple) else k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
 
 
 def main(argv=None):
@@ -419,13 +473,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     s = summarize(args.results)
     chart_name = None
-    if args.chart and any(k in s for k in ("cold", "warm", "rss", "postprocess")):
-        chart(s, args.chart)
+    if args.chart and "lambda" in s:
+        chart(s["lambda"], args.chart)
         chart_name = str(args.chart.resolve().relative_to(args.markdown.resolve().parent))
-    splice(args.markdown, render(s, chart_name))
-    s.pop("decode", None)  # tuple keys
-    (args.results / "summary.json").write_text(json.dumps(s, indent=1, default=str))
-    print(f"[report] wrote {args.markdown}" + (f" and {args.chart}" if chart_name else ""))
+    blocks = render(s, chart_name)
+    splice(args.markdown, blocks)
+    (args.results / "summary.json").write_text(json.dumps(_jsonable(s), indent=1))
+    print(f"[report] rewrote the {', '.join(blocks) or 'no'} block(s) of {args.markdown}"
+          + (f" and {args.chart}" if chart_name else ""))
 
 
 if __name__ == "__main__":
