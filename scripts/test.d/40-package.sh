@@ -14,12 +14,14 @@ ensure_rust_targets
 
 scripts/package
 
-# qemu-user and the arm64 C library (Debian packages), to run the arm64 package here.
+# qemu-user and the arm64 C library (Debian/Ubuntu packages), to run the arm64 package here.
 if [ "$(uname -m)" != aarch64 ] \
   && ! { command -v qemu-aarch64-static >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; }; then
-  log "installing qemu-user-static and libc6-arm64-cross (Debian packages)"
-  apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null; }
+  log "installing qemu-user-static and libc6-arm64-cross"
+  as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo -n)   # GitHub's runners: passwordless sudo
+  "${as_root[@]}" apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null 2>&1 \
+    || { "${as_root[@]}" apt-get update -qq \
+         && "${as_root[@]}" apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null; }
 fi
 
 unpacked="$(mktemp -d)"

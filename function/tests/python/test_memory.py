@@ -1,6 +1,6 @@
 """Image work within the function's memory, tested as Lambda runs it: the function process (only
-it) in a cgroup v1 memory limit equal to its configured Lambda memory, with the CPU share Lambda
-gives that memory (1,769 MB = one vCPU).
+it) in a cgroup memory limit equal to its configured Lambda memory, with the CPU share Lambda
+gives that memory (1,769 MB = one vCPU). Needs root or passwordless sudo.
 
 Work over the budget the function derives from AWS_LAMBDA_FUNCTION_MEMORY_SIZE is refused from the
 image header with `400 invalid_size`, and the most expensive work within the budget completes
@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,51 +23,97 @@ from PIL import Image
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 LAMBDA_MB_PER_VCPU = 1769
+PERIOD_US = 100_000
+
+
+def _as_root(*argv: str) -> None:
+    """Runs a command as root: directly when we are root, else through passwordless sudo (as on
+    GitHub's runners)."""
+    if os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            pytest.fail("these tests need root (or passwordless sudo) to make a memory cgroup")
+        argv = ("sudo", "-n", *argv)
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def _write(path: Path, value: str) -> None:
+    _as_root("sh", "-c", f'echo "{value}" > "{path}"')
 
 
 class LambdaCgroup:
-    """A memory limit of `memory_mb` MB (no swap on these machines) and a CPU quota in
-    proportion, for one process that joins it before exec."""
+    """A memory limit of `memory_mb` MB (no swap) and a CPU quota in Lambda's proportion, in
+    cgroup v1 (this project's CI machines: `memory` and `cpu` controllers) or v2 (e.g. GitHub's
+    runners)."""
 
     def __init__(self, name: str, memory_mb: int):
-        self.memory = CGROUP_ROOT / "memory" / name
-        self.cpu = CGROUP_ROOT / "cpu" / name
-        for d in (self.memory, self.cpu):
-            d.mkdir(exist_ok=True)
-        (self.memory / "memory.limit_in_bytes").write_text(str(memory_mb << 20))
-        (self.cpu / "cpu.cfs_period_us").write_text("100000")
-        (self.cpu / "cpu.cfs_quota_us").write_text(str(100000 * memory_mb // LAMBDA_MB_PER_VCPU))
+        limit, quota = memory_mb << 20, PERIOD_US * memory_mb // LAMBDA_MB_PER_VCPU
+        if (CGROUP_ROOT / "memory").is_dir():
+            self.v2 = False
+            self.dirs = [CGROUP_ROOT / "memory" / name, CGROUP_ROOT / "cpu" / name]
+            for d in self.dirs:
+                _as_root("mkdir", "-p", str(d))
+            _write(self.dirs[0] / "memory.limit_in_bytes", str(limit))
+            _write(self.dirs[1] / "cpu.cfs_period_us", str(PERIOD_US))
+            _write(self.dirs[1] / "cpu.cfs_quota_us", str(quota))
+        elif (CGROUP_ROOT / "cgroup.controllers").exists():
+            self.v2 = True
+            self.dirs = [CGROUP_ROOT / name]
+            _as_root("mkdir", "-p", str(self.dirs[0]))
+            _write(self.dirs[0] / "memory.max", str(limit))
+            if (self.dirs[0] / "memory.swap.max").exists():
+                _write(self.dirs[0] / "memory.swap.max", "0")
+            if (self.dirs[0] / "cpu.max").exists():
+                _write(self.dirs[0] / "cpu.max", f"{quota} {PERIOD_US}")
+        else:
+            pytest.fail("no cgroup v1 memory controller and no cgroup v2 hierarchy under /sys/fs/cgroup")
 
-    def join(self):
-        """Runs in the child between fork and exec."""
-        pid = str(os.getpid())
-        for d in (self.memory, self.cpu):
-            (d / "cgroup.procs").write_text(pid)
+    def join_before_exec(self):
+        """As root, the child joins between fork and exec, so even its init is charged here;
+        else None, and `adopt` moves it once it runs."""
+        if os.geteuid() != 0:
+            return None
+
+        def join():
+            for d in self.dirs:
+                (d / "cgroup.procs").write_text(str(os.getpid()))
+
+        return join
+
+    def adopt(self, pid: int) -> None:
+        for d in self.dirs:
+            _write(d / "cgroup.procs", str(pid))
 
     def peak_mb(self) -> float:
-        return int((self.memory / "memory.max_usage_in_bytes").read_text()) / (1 << 20)
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        return int((self.dirs[0] / name).read_text()) / (1 << 20)
 
     def oom_kills(self) -> int:
-        for line in (self.memory / "memory.oom_control").read_text().splitlines():
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        for line in (self.dirs[0] / name).read_text().splitlines():
             if line.startswith("oom_kill "):
                 return int(line.split()[1])
         return 0
 
     def remove(self):
-        for d in (self.memory, self.cpu):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+        for d in self.dirs:
+            subprocess.run(["rmdir", str(d)] if os.geteuid() == 0 else ["sudo", "-n", "rmdir", str(d)],
+                           capture_output=True)
 
 
 @pytest.fixture
 def cgroup(request):
-    if not os.access(CGROUP_ROOT / "memory", os.W_OK):
-        pytest.fail("these tests need root and cgroup v1's memory and cpu controllers (/sys/fs/cgroup)")
     group = LambdaCgroup(f"sagefront-test-{os.getpid()}-{request.node.name[:40]}", 512)
     yield group
     group.remove()
+
+
+def spawn_in(cgroup, binary, sagemaker, workdir, extra_env=None, memory_mb=512):
+    """The function in `cgroup` from its start (as root) or before it gets any event."""
+    join = cgroup.join_before_exec()
+    proc = spawn([binary], sagemaker.url, workdir, extra_env, preexec_fn=join, memory_mb=memory_mb)
+    if join is None:
+        cgroup.adopt(proc.pid)
+    return proc
 
 
 def png(width: int, height: int, mode: str = "RGBA") -> bytes:
@@ -97,7 +145,7 @@ LARGE = png(8_000, 5_000)  # 40 MP
 
 
 def test_work_over_the_budget_is_refused_from_the_header_inside_512_mb(debug_binary, sagemaker, cgroup, tmp_path):
-    proc = spawn([debug_binary], sagemaker.url, tmp_path, preexec_fn=cgroup.join, memory_mb=512)
+    proc = spawn_in(cgroup, debug_binary, sagemaker, tmp_path)
     try:
         for image, query in [
             (WIDE, "width=4882&height=8192&fit=exact"),
@@ -117,14 +165,7 @@ def test_work_over_the_budget_is_refused_from_the_header_inside_512_mb(debug_bin
 
 
 def test_the_costliest_work_within_the_budget_completes_inside_512_mb(debug_binary, sagemaker, cgroup, tmp_path):
-    proc = spawn(
-        [debug_binary],
-        sagemaker.url,
-        tmp_path,
-        {"PREPROCESS": "always"},
-        preexec_fn=cgroup.join,
-        memory_mb=512,
-    )
+    proc = spawn_in(cgroup, debug_binary, sagemaker, tmp_path, {"PREPROCESS": "always"})
     try:
         # 40 MP RGBA: decoded, premultiplied and resized (the resizer's scratch image too).
         resp = answer(proc.runtime.invoke(resize_event(LARGE, "width=800&height=500&format=png"), timeout=300))
@@ -148,10 +189,12 @@ def test_the_costliest_work_within_the_budget_completes_inside_512_mb(debug_bina
 def test_control_the_limit_kills_a_function_whose_budget_is_larger_than_its_memory(
     debug_binary, sagemaker, cgroup, tmp_path
 ):
-    # The function believes it has 4 GB (so its budget allows the work) but runs in 512 MB.
-    proc = spawn([debug_binary], sagemaker.url, tmp_path, preexec_fn=cgroup.join, memory_mb=4096)
+    # The function believes it has 4 GB (so its budget allows the work) but runs in 512 MB. The
+    # work: a 20000 × 610 RGBA image made 4882 × 8192, whose resizer scratch image alone is
+    # 20000 × 8192 × 4 bytes (655 MB); a small input, so the control is quick.
+    proc = spawn_in(cgroup, debug_binary, sagemaker, tmp_path, memory_mb=4096)
     try:
-        proc.runtime.submit(resize_event(LARGE, "width=8192&height=4882&fit=exact"))
+        proc.runtime.submit(resize_event(png(20_000, 610), "width=4882&height=8192&fit=exact"))
         returncode = proc.proc.wait(timeout=300)
         assert returncode == -9, "the work the budget refuses at 512 MB does not fit in 512 MB"
         assert cgroup.oom_kills() >= 1
