@@ -246,16 +246,19 @@ def mmap_threshold(sagemaker: FakeSageMaker, requests: int, workdir: Path, log, 
             f.stop()
 
 
-def source_revision(paths=("function", "Cargo.toml", "Cargo.lock")) -> str:
-    """The last commit that changed the function's sources in this checkout (what `cargo build`
-    measured here), marked when the sources differ from it."""
+def source_revision() -> str:
+    """The last commit that changed the function's build inputs in this checkout (what
+    `cargo build` measured here), marked when its sources or lock file differ from it. (The
+    workspace's Cargo.toml counts for the commit but not the mark: other engineers' uncommitted
+    dev-profile edits there do not change this release build.)"""
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
 
-    rev = git("log", "-1", "--format=%h", "--", *paths)
+    sources = ("function/src", "function/Cargo.toml", "Cargo.lock")
+    rev = git("log", "-1", "--format=%h", "--", *sources, "Cargo.toml")
     if rev.returncode != 0 or not rev.stdout.strip():
         return "unknown"
-    dirty = git("status", "--porcelain", "--", *paths).stdout.strip()
+    dirty = git("status", "--porcelain", "--", *sources).stdout.strip()
     return rev.stdout.strip() + (" with uncommitted changes" if dirty else "")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 
 
 def _first(cmd: list[str]) -> str:
@@ -59,6 +60,7 @@ def busy_processes(limit: int = 5) -> list[str]:
 
 def describe() -> dict:
     return {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "arch": platform.machine(),

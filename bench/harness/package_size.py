@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from .functions import REFERENCE_DIR
+from .machine import describe
 
 LAMBDA_PYTHON = "3.12"
 PLATFORMS = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
@@ -76,6 +77,7 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="sagefront-pkg-"))
     reqs = _requirements()
     result = {
+        "machine": describe(),
         "rust": zip_info(args.rust_zip),
         "python": build_python_zip(reqs, workdir / "python-numpy.zip"),
         "python_with_boto3": build_python_zip(reqs + [_boto3_pin()], workdir / "python-numpy-boto3.zip"),

@@ -81,6 +81,10 @@ def _mib(kib: float) -> str:
     return f"{kib / 1024:.1f} MiB"
 
 
+def _run_on(m: dict) -> str:
+    return f", run on {m['date']}" if m.get("date") else ""
+
+
 def _machine(m: dict, after: Optional[dict] = None) -> str:
     line = (f"Machine: {m.get('cpu', '?')}, {m.get('cpus', '?')} vCPU ({m.get('arch', '?')}), "
             f"{m.get('mem_gib', '?')} GiB RAM, {m.get('os', '?')}, Linux {m.get('kernel', '?')}, "
@@ -309,7 +313,7 @@ def render_package(pk: dict) -> str:
         f"| Python, also pinning boto3 in the package (AWS's advice for a fixed SDK version) | "
         f"{pk['python_with_boto3']['zip_bytes']:,} bytes | {pk['python_with_boto3']['unzipped_bytes']:,} bytes |",
         "", f"Budget: {TARGETS['zip_bytes']:,} bytes, {_met(z <= TARGETS['zip_bytes'])}. Command: "
-        "`scripts/bench --only package`.",
+        f"`scripts/bench --only package`{_run_on(pk.get('machine', {}))}.",
     ])
 
 
@@ -329,7 +333,7 @@ def render_postprocess(pp: dict) -> str:
             if one and wrapped:
                 lines.append(f"| {_bytes(size)} | {_fmt_us(one / 1e3)} | {_fmt_us(wrapped / 1e3)} | "
                              f"{size * 4 / 3 / 1e6 / (one / 1e9):,.0f} MB/s of base64 |")
-    lines += ["", "Command: `scripts/bench --only postprocess`. Rust: criterion median "
+    lines += ["", f"Command: `scripts/bench --only postprocess`{_run_on(pp.get('machine', {}))}. Rust: criterion median "
               "(`function/benches/postprocess.rs`); Python: timeit median of 7 runs of the reference's "
               "own `postprocess` (`ast.literal_eval`, `numpy.array`, `argsort()[::-1][:k]`). Same bytes on "
               "both sides."]
@@ -345,7 +349,7 @@ def render_model(ms: dict) -> str:
     for lv in ms["levels"]:
         lines.append(f"| {lv['concurrency']} | {lv['requests']} | {lv['p50_ms']:.1f} ms | "
                      f"{lv['p90_ms']:.1f} ms | {lv['throughput_rps']:.1f} images/s | {lv['errors']} |")
-    lines += ["", "Command: `scripts/bench --only model`: `sagefront-model-server serve` (release build), "
+    lines += ["", f"Command: `scripts/bench --only model`{_run_on(ms.get('machine', {}))}: `sagefront-model-server serve` (release build), "
               f"`POST /invocations` with {' and '.join(i['name'] for i in ms['images'])} (scikit-learn's "
               f"640×427 JPEGs) from keep-alive clients on loopback. Ready (weights loaded) {ms['ready_s']:.1f} s "
               "after spawn."]
@@ -362,7 +366,7 @@ def render_load(ld: dict) -> str:
         lines.append(f"| {r['connections']} | {r['requests']} | {r['p50_us'] / 1e3:.1f} ms | "
                      f"{r['p90_us'] / 1e3:.1f} ms | {r['p99_us'] / 1e3:.1f} ms | {r['max_us'] / 1e3:.1f} ms | "
                      f"{r['rps']:.1f} req/s | {r['errors']} |")
-    lines += ["", "Command: `scripts/bench --only load`: the stack `scripts/dev` starts (model-server and the "
+    lines += ["", f"Command: `scripts/bench --only load`{_run_on(ld.get('machine', {}))}: the stack `scripts/dev` starts (model-server and the "
               "function under `cargo lambda watch`, debug builds, on loopback), `POST /predictions` with "
               f"china.jpg ({ld['image_bytes']:,} bytes, base64 in JSON), k = 5, for a fixed {ld['duration_s']} s "
               f"per row; wrk's Lua hooks check every response. wrk: `{ld['runs'][0]['command']}` with `-c` as in "

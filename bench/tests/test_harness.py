@@ -446,3 +446,33 @@ def test_report_rewrites_only_the_blocks_it_has_results_for(tmp_path):
     md.write_text(f"{report.HEADING}\n\n{lb}\nno end marker\n")
     with pytest.raises(SystemExit, match="markers of the lambda block"):
         report.main(["--results", str(results), "--markdown", str(md)])
+
+
+def test_report_gives_every_other_step_its_command_and_date(tmp_path):
+    machine = {"date": "2026-12-07", "cpu": "Test CPU", "cpus": 2, "loadavg": [0.3, 0.2, 0.1], "busy": []}
+    results = {
+        "package": {"machine": machine, "rust": {"zip_bytes": 4_000_001, "unzipped_bytes": 8_000_000},
+                    "python": {"zip_bytes": 15_000_000, "unzipped_bytes": 50_000_000},
+                    "python_with_boto3": {"zip_bytes": 33_000_000, "unzipped_bytes": 78_000_000},
+                    "lambda_python": "3.12", "requirements": ["numpy==2.4.6"]},
+        "postprocess": {"machine": machine,
+                        "python": [{"what": "postprocess", "k": "k=5", "classes": 257, "median_ns": 446_000}],
+                        "rust": [{"what": "postprocess", "k": "k=5", "classes": 257, "median_ns": 6_910}]},
+        "model_server": {"machine": machine, "ready_s": 0.2, "images": [{"name": "china.jpg", "bytes": 1}],
+                         "levels": [{"concurrency": 1, "requests": 100, "p50_ms": 30.7, "p90_ms": 46.0,
+                                     "throughput_rps": 29.5, "errors": 0}]},
+        "load": {"machine": machine, "image_bytes": 196_653, "duration_s": 20,
+                 "runs": [{"connections": 1, "requests": 390, "p50_us": 50_600, "p90_us": 57_100, "p99_us": 66_800,
+                           "max_us": 75_700, "rps": 19.5, "errors": 0, "command": "wrk -t1 -c1 -d20s URL"}]},
+    }
+    for name, data in results.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    blocks = report.render(report.summarize(tmp_path), None)
+    assert list(blocks) == ["package", "postprocess", "model", "load"]
+    for step, block in blocks.items():
+        begin, end = report.markers(step)
+        assert block.startswith(begin) and block.endswith(end)
+        assert f"`scripts/bench --only {step}`, run on 2026-12-07" in block
+    assert "4,000,001 bytes" in blocks["package"] and "**missed**" in blocks["package"]
+    assert _row(blocks["postprocess"], "postprocess")[-1] == "×64.5"
+    assert "Load average (1 min) at the start: 0.30." in blocks["load"]
