@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# End to end over real HTTP: starts the local stack exactly as scripts/dev does (model-server +
-# the function under cargo lambda watch), on free ports, then runs tests/e2e (the API with real
-# photos and every error row, checked against openapi.yaml; boto3 and the AWS CLI against
-# model-server), schemathesis (generated requests, every response conforming, no 5xx) and the
-# smoke test. The stack is torn down on success and on failure.
+# End to end over real HTTP: starts the local stack as scripts/dev does (model-server, cargo-lambda's
+# Lambda emulator and the function; scripts/lib/stack.sh), on free ports, then runs tests/e2e (the
+# API with real photos and every error row, checked against openapi.yaml; boto3 and the AWS CLI
+# against model-server; the scripts), schemathesis (generated requests, every response
+# conforming, no 5xx) and the smoke test. The stack is torn down on success and on failure.
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
 source "$ROOT/scripts/lib/stack.sh"
@@ -21,7 +21,11 @@ on_exit() {
 }
 trap on_exit EXIT
 
-build_stack
+# The binaries of the rust step's `cargo test --workspace --locked`: after that step this build is a
+# no-op. (`cargo test` unifies the dev-dependencies' features, e.g. the SDK's test-util, into the
+# binaries it builds, so scripts/dev's plain `cargo build` of the two packages would compile much
+# of the workspace a second time.)
+build_stack "$logs/build.log" test --workspace --no-run --locked
 model_port="$(free_port)"
 api_port="$(free_port)"
 while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
@@ -30,7 +34,8 @@ while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
 MODEL_SERVER_ARGS="--fault-injection" STACK_INVOKE_TIMEOUT_MS=1500 \
   start_stack "$model_port" "$api_port" "$logs"
 
-export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PIDFILE STACK_MODEL_LOG STACK_API_PGID
+export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PIDFILE STACK_MODEL_LOG STACK_API_PGID \
+  STACK_FUNCTION_LOG STACK_EMULATOR_LOG STACK_MODEL_BIN STACK_FUNCTION_BIN
 python3 -m pytest -q -p no:cacheprovider tests/e2e
 # Property-based contract tests: schemathesis generates valid and invalid requests from
 # openapi.yaml; every response must conform (status, content type, schema, headers) and none may

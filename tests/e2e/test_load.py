@@ -34,10 +34,10 @@ def function_pid() -> int:
     pgid = os.environ.get("STACK_API_PGID")
     if not pgid:
         pytest.fail("STACK_API_PGID is not set: run through `scripts/test e2e`")
-    # cargo-lambda (the group leader) starts the function in a session of its own: find it as a child.
+    # The function runs as the child of its supervisor, the group leader (scripts/lib/stack.sh).
     out = subprocess.run(["pgrep", "-P", pgid, "-f", "debug/sagefront-function"], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
-    assert len(pids) == 1, f"expected one function process under cargo-lambda {pgid}, found {pids}"
+    assert len(pids) == 1, f"expected one function process under its supervisor {pgid}, found {pids}"
     return pids[0]
 
 
