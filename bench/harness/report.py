@@ -229,7 +229,7 @@ def render_lambda(s: dict, chart_name: Optional[str]) -> str:
     head = ["", *(_build_name(k, builds) for k in kinds)]
     if PREVIOUS in kinds:
         head.append("this build vs previous")
-    head += ["Python ÷ this build", "target", ""]
+    head += ["this build vs Python", "target", ""]
     lines = ["### Lambda: cold start, CPU per request, peak RSS", "",
              "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 3)) + " | --- | --- |"]
     for row in rows:
@@ -238,7 +238,10 @@ def render_lambda(s: dict, chart_name: Optional[str]) -> str:
         if PREVIOUS in kinds:
             cells.append(_change(v[RUST], v[PREVIOUS]))
         ratio = v[PYTHON] / v[RUST]
-        cells.append(f"1/{ratio:.1f}" if row["unit"] == "KiB" else _ratio(ratio))
+        if row["unit"] == "KiB":
+            cells.append(f"1/{ratio:.1f} of its RSS")
+        else:
+            cells.append(f"{_ratio(ratio)} {'faster' if row['target'] == 'cold' else 'less CPU'}")
         cells += _verdict(row, kinds)
         lines.append("| " + " | ".join(cells) + " |")
 

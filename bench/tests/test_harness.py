@@ -390,14 +390,14 @@ def test_report_renders_one_lambda_table_with_both_builds_python_and_the_targets
     assert sum(1 for line in table.splitlines() if line.startswith("| --- ")) == 1
     header = [c.strip() for c in next(line for line in table.splitlines() if line.startswith("|  |")).strip("|").split("|")]
     assert header[1:4] == ["previous build (535bca7)", "this build (a56d427)", "Python original"]
-    assert _row(table, "cold start")[1:] == ["30.0 ms", "20.0 ms", "500.0 ms", "−33.3 %", "×25.0",
+    assert _row(table, "cold start")[1:] == ["30.0 ms", "20.0 ms", "500.0 ms", "−33.3 %", "×25.0 faster",
                                              "≥ ×20 faster than Python", "**met**"]
     assert _row(table, "CPU per request, 257 classes, k = 5, 10 KB")[4:] == [
-        "+5.0 %", "×4.8", "within 10 % of the previous build", "**met**"]
+        "+5.0 %", "×4.8 less CPU", "within 10 % of the previous build", "**met**"]
     assert _row(table, "CPU per request, 1,000 classes")[4] == "+20.0 %"
     assert _row(table, "CPU per request, 1,000 classes")[-1] == "**missed**"
     assert _row(table, "CPU per request, 257 classes, k = 5, 4.0 MB")[1:4] == ["12.0 ms", "13.0 ms", "34.0 ms"]
-    assert _row(table, "peak RSS, small requests")[1:] == ["9.6 MiB", "9.8 MiB", "55.7 MiB", "+2.0 %", "1/5.7",
+    assert _row(table, "peak RSS, small requests")[1:] == ["9.6 MiB", "9.8 MiB", "55.7 MiB", "+2.0 %", "1/5.7 of its RSS",
                                                           "≤ 1/5 of Python's", "**met**"]
     assert _row(table, "peak RSS, 4.0 MB images")[-2:] == ["none (reported)", ""]
     assert "Command: `scripts/bench --only lambda --baseline PREVIOUS`, run on 2026-12-07." in block
@@ -412,7 +412,7 @@ def test_report_without_a_baseline_says_the_cpu_target_was_not_measured(tmp_path
     (tmp_path / "lambda.json").write_text(json.dumps(_lambda_results(baseline=False)))
     block = report.render(report.summarize(tmp_path), None)["lambda"]
     header = next(line for line in block.splitlines() if line.startswith("|  |"))
-    assert header.startswith("|  | this build (a56d427) | Python original | Python ÷ this build |")
+    assert header.startswith("|  | this build (a56d427) | Python original | this build vs Python |")
     assert "vs previous" not in block and "mallopt" not in block
     assert _row(block, "CPU per request, 257 classes, k = 5, 10 KB")[-1] == "not measured: no `--baseline`"
     assert "Command: `scripts/bench --only lambda`, run on" in block

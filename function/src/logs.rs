@@ -78,9 +78,15 @@ mod tests {
         ]);
         assert_eq!((s.level, s.json), (LevelFilter::DEBUG, true));
         assert_eq!(settings(&[("RUST_LOG", "warn")]).level, LevelFilter::WARN);
-        assert_eq!(settings(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).level, LevelFilter::ERROR);
+        assert_eq!(
+            settings(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).level,
+            LevelFilter::ERROR
+        );
         // A directive list is not a level: the default applies.
-        assert_eq!(settings(&[("RUST_LOG", "hyper=debug,info")]).level, LevelFilter::INFO);
+        assert_eq!(
+            settings(&[("RUST_LOG", "hyper=debug,info")]).level,
+            LevelFilter::INFO
+        );
         assert!(!settings(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]).json);
     }
 }

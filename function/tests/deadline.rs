@@ -93,7 +93,10 @@ async fn a_deadline_already_past_is_an_emulators_and_is_ignored() {
     let req = post("/predictions", Some("image/jpeg"), JPEG.to_vec()).with_lambda_context(ctx);
     let (status, _, _) = call(&app(&ep, &[("INVOKE_TIMEOUT_MS", "2500")]), req).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(ep.seen.lock().unwrap()[0].timeout, Duration::from_millis(2500));
+    assert_eq!(
+        ep.seen.lock().unwrap()[0].timeout,
+        Duration::from_millis(2500)
+    );
 }
 
 #[tokio::test]
