@@ -38,9 +38,12 @@ impl LogSettings {
 
     /// Installs the process's subscriber, writing to stdout.
     pub fn init(self) {
+        // No ANSI colours: CloudWatch shows escape codes as text, and the stack's metric filters
+        // match the plain line (tracing-subscriber colours by default, terminal or not).
         let subscriber = tracing_subscriber::fmt()
             .with_target(false)
             .without_time()
+            .with_ansi(false)
             .with_max_level(self.level);
         if self.json {
             subscriber.json().init();

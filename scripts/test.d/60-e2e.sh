@@ -29,10 +29,17 @@ build_stack "$logs/build.log" test --workspace --no-run --locked
 model_port="$(free_port)"
 api_port="$(free_port)"
 while [ "$api_port" = "$model_port" ]; do api_port="$(free_port)"; done
-# As scripts/dev runs it, plus model-server's test-only fault modes and a short invoke timeout
-# for the fault tests (tests/e2e/test_faults.py).
-MODEL_SERVER_ARGS="--fault-injection" STACK_INVOKE_TIMEOUT_MS=1500 \
-  start_stack "$model_port" "$api_port" "$logs"
+# As scripts/dev runs it, plus: model-server's test-only fault modes and a short invoke timeout
+# for the fault tests (tests/e2e/test_faults.py); model-server standing in for an endpoint with
+# two inference components, the function targeting one by default and allow-listing the other
+# as `classifier-b` (and `ghost`, a component the endpoint does not have) for
+# /models/{name}/invocations (tests/e2e/test_invocations.py, test_sagemaker_clients.py).
+STACK_FUNCTION_ENV=(
+  "TARGET_INFERENCE_COMPONENT=sagefront-classifier"
+  'MODELS={"classifier-b":{"inferenceComponent":"sagefront-classifier-b"},"ghost":{"inferenceComponent":"no-such-component"}}'
+)
+MODEL_SERVER_ARGS="--fault-injection --model-name sagefront-classifier,sagefront-classifier-b" \
+  STACK_INVOKE_TIMEOUT_MS=1500 start_stack "$model_port" "$api_port" "$logs"
 
 export STACK_API_URL STACK_MODEL_URL STACK_ENDPOINT_NAME STACK_MODEL_PIDFILE STACK_MODEL_LOG STACK_API_PGID \
   STACK_FUNCTION_LOG STACK_EMULATOR_LOG STACK_MODEL_BIN STACK_FUNCTION_BIN

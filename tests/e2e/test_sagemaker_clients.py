@@ -2,7 +2,7 @@
 talk to SageMaker (SigV4-signed InvokeEndpoint), pointed at localhost with --endpoint-url.
 
 The local stack's model-server stands in for an endpoint with inference components: it starts
-with `--model-name sagefront-classifier,sagefront-classifier-b` (scripts/lib/stack.sh), so every
+with `--model-name sagefront-classifier,sagefront-classifier-b` (scripts/test.d/60-e2e.sh), so every
 invocation names one of them, as on such an endpoint in SageMaker.
 """
 

@@ -196,7 +196,7 @@ impl<E: Endpoint> App<E> {
                 tracing::warn!(
                     deadline_ms,
                     now_ms,
-                    "the invocation's deadline is already past: ignoring deadlines that are, INVOKE_TIMEOUT_MS applies"
+                    "the invocation's deadline is already past (an emulator's?): past deadlines are ignored, INVOKE_TIMEOUT_MS alone bounds model calls"
                 );
             }
             return configured;

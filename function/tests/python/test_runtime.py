@@ -116,3 +116,19 @@ def test_the_model_call_ends_before_the_invocations_deadline(bootstrap_argv, sag
         assert proc.alive()
     finally:
         proc.stop()
+
+
+def test_a_text_format_log_line_is_plain_text(bootstrap_argv, sagemaker, tmp_path):
+    # Lambda's default log format is Text; CloudWatch shows ANSI escape codes as literal text.
+    proc = spawn(bootstrap_argv, sagemaker.url, tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "Text"})
+    try:
+        inv = proc.runtime.invoke(functions.runtime_only_event("rust"), timeout=120)
+        assert answer(inv)["statusCode"] == 200
+    finally:
+        proc.stop()
+    log = (tmp_path / "function.log").read_text()
+    request = [line for line in log.splitlines() if inv.request_id in line and " request " in line]
+    assert len(request) == 1, log
+    assert "\x1b" not in log, log
+    assert request[0].lstrip().startswith("INFO "), request[0]
+    assert f"request_id={inv.request_id}" in request[0], request[0]
