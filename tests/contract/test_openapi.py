@@ -14,7 +14,8 @@ from openapi_spec_validator import validate
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 # Codes only API Gateway produces (Gateway Responses), never the function.
-GATEWAY_ONLY = {"forbidden"}
+# Codes only API Gateway answers with (infra/lib/constructs/inference-api.ts).
+GATEWAY_ONLY = {"forbidden", "bad_request"}
 
 
 def function_error_codes() -> set[str]:
