@@ -58,9 +58,9 @@ ensure_venv() {
     quietly "$pip_log" "installing Python tools" "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip \
       || die "pip could not upgrade itself (see $pip_log)"
     quietly "$pip_log" "installing Python tools" "$VENV/bin/pip" install --disable-pip-version-check \
-      --require-hashes --only-binary=:all: -r "$lock" || die "pip install -r $lock failed (see $pip_log)"
+      --require-hashes --only-binary=:all: -r "$lock" || die "could not install the locked packages of $lock (see $pip_log)"
     quietly "$pip_log" "installing Python tools" "$VENV/bin/pip" install --disable-pip-version-check -r "$req" \
-      || die "pip install -r $req failed (see $pip_log)"
+      || die "could not install the packages of $req (see $pip_log)"
     echo "$want" > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

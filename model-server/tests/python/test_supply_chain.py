@@ -128,7 +128,8 @@ def test_the_docker_build_and_the_dev_venv_install_the_lock_with_require_hashes(
     dockerfile, common = DOCKERFILE.read_text(encoding="utf-8"), COMMON_SH.read_text(encoding="utf-8")
     assert "COPY model-server/tools/requirements.txt" in dockerfile
     assert re.search(r"pip install [^\n]*--require-hashes[^\n]*\\\n\s+-r requirements\.txt", dockerfile)
-    assert re.search(r'pip" install [^\n]*--require-hashes [^\n]*-r "\$lock"', common)
+    # One pip command, possibly continued over lines with a backslash.
+    assert re.search(r'pip" install (?:[^\n]|\\\n)*?--require-hashes (?:[^\n]|\\\n)*?-r "\$lock"', common)
     assert 'lock="$ROOT/model-server/tools/requirements.txt"' in common
     assert lock_installs_without_hashes(dockerfile) == []
     assert lock_installs_without_hashes(common) == []
