@@ -7,6 +7,7 @@
 # (The Rust router and model tests run in the rust step, with cargo test.)
 set -euo pipefail
 source "$(dirname "$0")/../lib/common.sh"
+source "$ROOT/scripts/lib/stack.sh"
 cd "$ROOT"
 
 ensure_venv
@@ -16,9 +17,14 @@ export SAGEFRONT_MODEL_DIR="${SAGEFRONT_MODEL_DIR:-$CACHE/model}"
 log "hadolint model-server/Dockerfile"
 hadolint model-server/Dockerfile
 
-log "cargo build -p sagefront-model-server"
-cargo build -p sagefront-model-server --locked
-BIN="$CARGO_TARGET_DIR/debug/sagefront-model-server"
+# The binary of the rust step's `cargo test --workspace --locked` (a no-op build after that step),
+# as the e2e step does: a plain `cargo build -p sagefront-model-server` would compile
+# model-server and much of its dependency tree a second time, with other features.
+build_log="$(mktemp)"
+log "cargo test --workspace --no-run (the model-server binary; compiler output: $build_log)"
+build_stack "$build_log" test --workspace --no-run --locked
+rm -f "$build_log"
+BIN="$STACK_MODEL_BIN"
 export SAGEFRONT_MODEL_SERVER_BIN="$BIN"
 
 port="$(free_port)"
