@@ -20,7 +20,7 @@ def test_every_relative_link_in_the_markdown_resolves_inside_the_repository():
 
 # The checker itself must be able to fail: each of these links is broken in its own way.
 @pytest.mark.parametrize("link, reason", [
-    ("[seed](../shared/seed/)", "outside the repository"),
+    ("[seed](../sibling-checkout/seed/)", "outside the repository"),
     ("[gone](docs/no-such-page.md)", "no such file"),
     ("[anchor](docs/api.md#no-such-heading)", "no heading with anchor"),
     ("[here](#not-a-heading-here)", "no heading with anchor"),
