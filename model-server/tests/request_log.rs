@@ -5,64 +5,12 @@
 //! the router tests running beside it on other threads the line was not captured (tracing's
 //! callsite registration races with the scoped subscriber); alone in its process it is.
 
-use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
-use sagefront_model_server::classifier::{Classifier, ClassifyError};
-use sagefront_model_server::invocation::Served;
-use sagefront_model_server::preprocess::{self, ImageLimits};
-use sagefront_model_server::server::{AppState, ServerOptions, app};
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
-const IC: &str = "x-amzn-sagemaker-inference-component";
-const VARIANT: &str = "x-amzn-sagemaker-target-variant";
-const INFERENCE_ID: &str = "x-amzn-sagemaker-inference-id";
-const CUSTOM_ATTRIBUTES: &str = "x-amzn-sagemaker-custom-attributes";
-const RUNTIME: &str = "/endpoints/sagefront-local/invocations";
-
-/// Decodes like the real classifier, then answers a fixed distribution.
-struct FakeClassifier;
-
-impl Classifier for FakeClassifier {
-    fn classify(&self, image: &[u8]) -> Result<Vec<f32>, ClassifyError> {
-        preprocess::decode(image, ImageLimits::default())?;
-        Ok(vec![0.25; 4])
-    }
-}
-
-/// A loaded server whose endpoint serves these inference components.
-fn serving(models: &[&str]) -> Arc<AppState> {
-    let served = Served {
-        models: models.iter().map(|s| (*s).to_owned()).collect(),
-        ..Served::default()
-    };
-    let state = Arc::new(AppState::new(ServerOptions {
-        served,
-        max_concurrency: 2,
-        ..ServerOptions::default()
-    }));
-    state.set_model(Arc::new(FakeClassifier));
-    state
-}
-
-/// A PNG invocation of `uri` with extra headers.
-fn invoke_with(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let image =
-        image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 99]));
-    let mut png = Cursor::new(Vec::new());
-    image.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "image/png");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.body(Body::from(png.into_inner())).unwrap()
-}
-
-async fn send(state: &Arc<AppState>, request: Request<Body>) -> Response<Body> {
-    app(Arc::clone(state)).oneshot(request).await.unwrap()
-}
+mod support;
+use support::{CUSTOM_ATTRIBUTES, IC, INFERENCE_ID, RUNTIME, VARIANT, invoke_with, send, serving};
 
 /// Collects what the subscriber writes.
 #[derive(Clone, Default)]
@@ -89,7 +37,7 @@ async fn every_invocation_logs_its_inference_id_and_targets_but_not_custom_attri
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let state = serving(&["ic-a"]);
+    let state = serving(&["ic-a"], &[], false);
     let ok = invoke_with(
         RUNTIME,
         &[

@@ -1,7 +1,6 @@
 //! Router tests without a socket: requests go through `tower::ServiceExt::oneshot`, and a fake
 //! classifier (real format sniffing and decoding, fixed probabilities) stands in for the model.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,23 +9,10 @@ use http_body_util::BodyExt;
 use sagefront_model_server::classifier::{Classifier, ClassifyError};
 use sagefront_model_server::invocation::Served;
 use sagefront_model_server::model::ModelError;
-use sagefront_model_server::preprocess::{self, ImageLimits};
-use sagefront_model_server::server::{AppState, MAX_BODY_BYTES, ServerOptions, app};
-use tower::ServiceExt;
+use sagefront_model_server::server::{AppState, MAX_BODY_BYTES, ServerOptions};
 
-const CLASSES: usize = 1000;
-
-/// Decodes like the real classifier, then answers a fixed distribution peaked at class 3.
-struct FakeClassifier;
-
-impl Classifier for FakeClassifier {
-    fn classify(&self, image: &[u8]) -> Result<Vec<f32>, ClassifyError> {
-        preprocess::decode(image, ImageLimits::default())?;
-        let mut p = vec![0.5 / (CLASSES - 1) as f32; CLASSES];
-        p[3] = 0.5;
-        Ok(p)
-    }
-}
+mod support;
+use support::*;
 
 /// Fails on every image, as a broken model would.
 struct BrokenClassifier;
@@ -53,23 +39,11 @@ fn loaded() -> Arc<AppState> {
     state_with(Some(Arc::new(FakeClassifier)))
 }
 
-fn png() -> Vec<u8> {
-    let image =
-        image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 99]));
-    let mut out = Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 fn post(uri: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
     Request::post(uri)
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body))
         .unwrap()
-}
-
-async fn send(state: &Arc<AppState>, request: Request<Body>) -> Response<Body> {
-    app(Arc::clone(state)).oneshot(request).await.unwrap()
 }
 
 async fn json(response: Response<Body>) -> serde_json::Value {
@@ -395,43 +369,6 @@ async fn a_bad_fault_setting_is_rejected() {
 }
 
 // ---- SageMaker's target headers, inference id and custom attributes ----
-
-const IC: &str = "x-amzn-sagemaker-inference-component";
-const TARGET_MODEL: &str = "x-amzn-sagemaker-target-model";
-const VARIANT: &str = "x-amzn-sagemaker-target-variant";
-const HOSTNAME: &str = "x-amzn-sagemaker-target-container-hostname";
-const INFERENCE_ID: &str = "x-amzn-sagemaker-inference-id";
-const CUSTOM_ATTRIBUTES: &str = "x-amzn-sagemaker-custom-attributes";
-const RUNTIME: &str = "/endpoints/sagefront-local/invocations";
-
-/// A loaded server whose endpoints serve these models and containers, with variant `Blue`
-/// when `blue`.
-fn serving(models: &[&str], hostnames: &[&str], blue: bool) -> Arc<AppState> {
-    let mut served = Served {
-        models: models.iter().map(|s| (*s).to_owned()).collect(),
-        container_hostnames: hostnames.iter().map(|s| (*s).to_owned()).collect(),
-        ..Served::default()
-    };
-    if blue {
-        "Blue".clone_into(&mut served.variant);
-    }
-    let state = Arc::new(AppState::new(ServerOptions {
-        served,
-        max_concurrency: 2,
-        ..ServerOptions::default()
-    }));
-    state.set_model(Arc::new(FakeClassifier));
-    state
-}
-
-/// A PNG invocation of `uri` with extra headers.
-fn invoke_with(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "image/png");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.body(Body::from(png())).unwrap()
-}
 
 /// Asserts a 400 ValidationError and returns its body.
 async fn validation_error(response: Response<Body>) -> serde_json::Value {
